@@ -1,0 +1,95 @@
+"""Named cross-field checks, run after the schema has parsed the file.
+
+Each check raises :class:`ConfigError` with the YAML path, what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from difflib import get_close_matches
+
+from sparkwright.config.schema import ProjectConfig
+from sparkwright.config.tasks import TASKS
+from sparkwright.errors import ConfigError
+
+Check = Callable[[ProjectConfig], None]
+
+
+def did_you_mean(value: str, choices: list[str] | set[str]) -> str:
+    """`` Did you mean 'x'?`` when a close match exists, else an empty string."""
+    close = get_close_matches(value, sorted(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_task_known(config: ProjectConfig) -> None:
+    if config.task not in TASKS:
+        raise ConfigError(
+            f"unknown task {config.task!r}; supported: {', '.join(sorted(TASKS))}."
+            + did_you_mean(config.task, set(TASKS)),
+            path="task",
+        )
+
+
+def check_metric_fits_task(config: ProjectConfig) -> None:
+    metrics = TASKS[config.task].metrics
+    if config.metric is not None and config.metric not in metrics:
+        raise ConfigError(
+            f"metric {config.metric!r} does not apply to task {config.task!r}; "
+            f"choose one of: {', '.join(metrics)}." + did_you_mean(config.metric, set(metrics)),
+            path="metric",
+        )
+
+
+def check_label(config: ProjectConfig) -> None:
+    label = config.data.label
+    if TASKS[config.task].needs_label and not label:
+        raise ConfigError(f"task {config.task!r} needs a label column; add data.label: <column>.", "data.label")
+    if label and label in config.data.drop:
+        raise ConfigError(f"the label {label!r} is also listed in data.drop; remove it there.", "data.drop")
+    if label and config.data.features and label in config.data.features:
+        raise ConfigError(
+            f"the label {label!r} cannot also be a feature; remove it from data.features.", "data.features"
+        )
+
+
+def check_log_label(config: ProjectConfig) -> None:
+    if config.cleanse.log_label and not TASKS[config.task].numeric_label:
+        raise ConfigError(
+            f"log_label needs a numeric label, which task {config.task!r} does not have; remove it.",
+            "cleanse.log_label",
+        )
+
+
+def check_model_names_unique(config: ProjectConfig) -> None:
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(config.models):
+        name = spec.display_name
+        if name in seen:
+            raise ConfigError(
+                f"model name {name!r} is used by models[{seen[name]}] too; give one of them a unique 'name:'.",
+                f"models[{index}].name",
+            )
+        seen[name] = index
+
+
+def check_spark_target(config: ProjectConfig) -> None:
+    if config.spark.master and config.spark.remote:
+        raise ConfigError(
+            "give either spark.master (classic Spark) or spark.remote (Spark Connect), not both.", "spark"
+        )
+
+
+CHECKS: list[Check] = [
+    check_task_known,
+    check_metric_fits_task,
+    check_label,
+    check_log_label,
+    check_model_names_unique,
+    check_spark_target,
+]
+
+
+def run_checks(config: ProjectConfig) -> None:
+    """Run every cross-field check in order; the first failure raises."""
+    for check in CHECKS:
+        check(config)

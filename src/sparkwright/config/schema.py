@@ -1,0 +1,115 @@
+"""The project file's schema: strict pydantic models (unknown keys are errors).
+
+Cross-field rules that need more than one section live in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparkwright.config.tasks import TASKS, TaskSpec
+
+SourceFormat = Literal["csv", "parquet", "json", "delta"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SourceConfig(_Strict):
+    """Where the raw data comes from."""
+
+    path: str = Field(description="File, folder or Delta table path; relative to the project file.")
+    format: SourceFormat | None = Field(default=None, description="Default: from the path's extension.")
+    schema_: dict[str, str] | None = Field(
+        default=None,
+        alias="schema",
+        description="Column -> Spark SQL type (int, double, string, date, ...). Default: inferred.",
+    )
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Extra reader options, e.g. {sep: ';'}."
+    )
+
+
+class DataConfig(_Strict):
+    source: SourceConfig
+    label: str | None = Field(default=None, description="The column to predict.")
+    features: list[str] | None = Field(default=None, description="Default: every column but label/drop.")
+    drop: list[str] = Field(default_factory=list, description="Columns never used as features.")
+    keys: list[str] = Field(default_factory=list, description="Columns that identify a row (dedup).")
+    max_rejected_fraction: float = Field(
+        default=0.05, ge=0, le=1, description="Stop when more of the input than this is malformed."
+    )
+
+
+class CleanseConfig(_Strict):
+    deduplicate: bool = Field(default=True, description="Drop exact duplicate rows (or by data.keys).")
+    impute: Literal["median", "mean", "mode"] | None = Field(
+        default="median", description="Numeric imputation strategy, fitted on the training set only."
+    )
+    missing_indicators: bool = Field(default=True, description="Add <col>_missing for numeric columns.")
+    categorical_missing: str = Field(default="missing", description="Level that replaces null strings.")
+    filters: list[str] = Field(default_factory=list, description="Spark SQL conditions rows must meet.")
+    log_label: bool = Field(default=False, description="Train on log(label); predict back in label units.")
+
+
+class SplitConfig(_Strict):
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+
+
+class ModelSpec(_Strict):
+    type: str = Field(description="A registered model type, e.g. linear_regression, random_forest.")
+    name: str | None = Field(default=None, description="Unique name in the leaderboard; default: type.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.type
+
+
+class RegisterConfig(_Strict):
+    name: str | None = Field(default=None, description="Registered model name; default: project name.")
+    promote_if_better: bool = Field(
+        default=True, description="Move alias 'champion' to the new version when it beats the current one."
+    )
+
+
+class SparkConfig(_Strict):
+    master: str | None = None
+    remote: str | None = None
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class ProjectConfig(_Strict):
+    """A whole project file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Used for table and model names.")
+    task: str = Field(description="regression (classification, clustering, ... follow).")
+    data: DataConfig
+    cleanse: CleanseConfig = Field(default_factory=CleanseConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    models: list[ModelSpec] = Field(min_length=1)
+    metric: str | None = Field(default=None, description="Metric that picks the best model.")
+    registry: RegisterConfig | None = Field(
+        default_factory=RegisterConfig, alias="register", description="null: do not register a model."
+    )
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    workspace: str | None = Field(
+        default=None, description="Default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace."
+    )
+
+    @property
+    def registered_model_name(self) -> str:
+        return (self.registry.name if self.registry else None) or self.name
+
+    @property
+    def task_spec(self) -> TaskSpec:
+        return TASKS[self.task]
+
+    @property
+    def selection_metric(self) -> str:
+        """The metric that ranks models: ``metric`` or the task's default."""
+        return self.metric or self.task_spec.default_metric

@@ -1,0 +1,35 @@
+"""Shared fixtures: one local SparkSession for the whole run, a fresh workspace and MLflow store per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local SparkSession with Delta, started once (about 5-20 s) and stopped at the end."""
+    from sparkwright.session import get_session
+
+    session = get_session(
+        master="local[2]",
+        conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.ui.enabled": "false"},
+        app_name="sparkwright-tests",
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An empty workspace whose MLflow store is a SQLite file of its own."""
+    from sparkwright.workspace import Workspace
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SPARKWRIGHT_TRACKING_URI", raising=False)
+    return Workspace.resolve(tmp_path / "ws")

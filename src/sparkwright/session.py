@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparkwright.errors import SessionError
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+
+_LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 # Defaults sized for a laptop; every one can be overridden through `conf`.
 _LOCAL_DEFAULTS: dict[str, str] = {
@@ -92,9 +95,7 @@ def get_session(
 
     try:
         if not remote:
-            from delta import configure_spark_with_delta_pip
-
-            builder = configure_spark_with_delta_pip(builder)
+            builder = _with_delta_jars(builder, merged)
         spark = builder.getOrCreate()
     except Exception as exc:
         where = remote or master or "local[*]"
@@ -104,8 +105,53 @@ def get_session(
         ) from exc
     if not remote:
         spark.sparkContext.setLogLevel(settings.log_level)
+        _remember_delta_jars(spark)
     log.info("Spark %s session started on %s", spark.version, remote or master or "local[*]")
     return spark
+
+
+def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> SparkSession.Builder:
+    """Add the Delta Lake jars: from the cached list of a previous start, else resolved from Maven Central.
+
+    Resolving through Ivy prints a long report and costs seconds at every start; once the jars are in
+    the local Ivy cache their paths are remembered and handed to Spark directly.
+    """
+    from delta import configure_spark_with_delta_pip
+
+    java_options = f"-Dlog4j2.configurationFile={_LOG4J_CONFIG.as_uri()}"
+    builder = builder.config(
+        "spark.driver.extraJavaOptions", f"{java_options} {conf.get('spark.driver.extraJavaOptions', '')}".strip()
+    )
+    cached = _cached_delta_jars()
+    if cached:
+        return builder.config("spark.jars", ",".join([*cached, *filter(None, [conf.get("spark.jars")])]))
+    return configure_spark_with_delta_pip(builder)
+
+
+def _delta_jar_cache() -> Path:
+    from importlib.metadata import version
+
+    return Path.home() / ".cache" / "sparkwright" / f"delta-spark-{version('delta-spark')}-jars.txt"
+
+
+def _cached_delta_jars() -> list[str]:
+    cache = _delta_jar_cache()
+    if not cache.is_file():
+        return []
+    jars = cache.read_text().split()
+    return jars if jars and all(Path(jar).is_file() for jar in jars) else []
+
+
+def _remember_delta_jars(spark: SparkSession) -> None:
+    """After an Ivy resolution, keep the resolved jar paths for the next start."""
+    if _cached_delta_jars() or not spark.conf.get("spark.jars.packages", None):
+        return
+    jars = [j.removeprefix("file://") for j in spark.conf.get("spark.jars", "").split(",")]
+    jars = [j for j in jars if j and Path(j).is_file()]
+    if any("delta-spark" in Path(j).name for j in jars):
+        cache = _delta_jar_cache()
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text("\n".join(jars))
 
 
 def _use_driver_interpreter(conf: dict[str, str]) -> None:

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
         description='Extra Spark conf as JSON, e.g. {"spark.executor.memory": "4g"}.',
     )
     spark_ui: bool = Field(default=False, description="Start the Spark UI (off by default).")
-    log_level: str = Field(default="WARN", description="Spark log level.")
+    log_level: str = Field(default="ERROR", description="Spark log level (ERROR, WARN, INFO).")
     tracking_uri: str | None = Field(
         default=None,
         description="MLflow tracking URI; default sqlite:///<workspace>/mlflow.db. MLFLOW_TRACKING_URI also works.",

@@ -1,0 +1,227 @@
+"""The ``sparkwright`` command line. Heavy modules (pyspark, mlflow) are imported inside the commands,
+so ``--help`` and ``validate`` answer without starting a JVM.
+
+Exit codes: 0 success, 1 unexpected error, 2 invalid project file or option, 3 unusable data,
+4 invalid model, 5 Spark or MLflow failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sparkwright.errors import ConfigError, DataError, ModelError, SparkwrightError
+
+if TYPE_CHECKING:
+    from sparkwright.pipeline import RunResult
+
+app = typer.Typer(
+    name="sparkwright",
+    help="Scalable machine learning on Apache Spark: Delta Lake data, Spark ML models, MLflow tracking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_CODES: dict[type[SparkwrightError], int] = {ConfigError: 2, DataError: 3, ModelError: 4}
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace folder [default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace]."
+    ),
+]
+MasterOption = Annotated[str | None, typer.Option("--master", help="Spark master URL, e.g. spark://host:7077.")]
+RemoteOption = Annotated[str | None, typer.Option("--remote", help="Spark Connect URL, e.g. sc://host:15002.")]
+ConfOption = Annotated[
+    list[str] | None, typer.Option("--conf", help="Extra Spark conf KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show sparkwright's INFO logs.")]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn sparkwright errors into one red line and a documented exit code (no traceback)."""
+    try:
+        yield
+    except SparkwrightError as exc:
+        code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 5)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code) from None
+    finally:
+        from sparkwright.session import stop_session
+
+        if "pyspark" in sys.modules:
+            stop_session()
+
+
+class RichReporter:
+    """Shows one spinner per stage and a check mark with its duration when it ends."""
+
+    @contextmanager
+    def stage(self, name: str, description: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with console.status(f"{description} ..."):
+            yield
+        console.print(f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]")
+
+    def info(self, message: str) -> None:
+        console.print(message)
+
+
+def _spark_conf(pairs: list[str] | None) -> dict[str, str]:
+    conf = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--conf expects KEY=VALUE, got {pair!r}; e.g. --conf spark.executor.memory=4g.")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def validate(project_file: Annotated[Path, typer.Argument(help="The project YAML file.")]) -> None:
+    """Check a project file (schema, cross-field rules, model types and params) without starting Spark."""
+    with _user_errors():
+        from sparkwright.config import load_project
+        from sparkwright.pipeline import validate_models
+
+        config = load_project(project_file)
+        validate_models(config)
+        console.print(
+            f"[green]✓[/] {project_file} is valid: task {config.task}, {len(config.models)} model(s), "
+            f"ranked by {config.selection_metric}."
+        )
+
+
+@app.command("run")
+def run_command(
+    project_file: Annotated[Path, typer.Argument(help="The project YAML file.")],
+    workspace: WorkspaceOption = None,
+    master: MasterOption = None,
+    remote: RemoteOption = None,
+    conf: ConfOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run the main job: ingest, cleanse, split, train and evaluate against a baseline, register the best."""
+    _configure_logging(verbose)
+    with _user_errors():
+        from sparkwright.config import load_project
+
+        config = load_project(project_file)
+        _run_and_report(config, workspace, master, remote, _spark_conf(conf))
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOption = None,
+    sample: Annotated[int | None, typer.Option(help="Use only the first N rows (a quick look).")] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the bundled hotel_rates example into the workspace and run it end to end."""
+    _configure_logging(verbose)
+    with _user_errors():
+        from sparkwright.config import load_project
+        from sparkwright.demo import materialise_example
+        from sparkwright.workspace import Workspace
+
+        ws = Workspace.resolve(workspace)
+        project_file = materialise_example("hotel_rates", ws, sample_rows=sample)
+        console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
+        _run_and_report(load_project(project_file), ws.root, None, None, {})
+
+
+def _run_and_report(config, workspace: Path | None, master: str | None, remote: str | None, conf: dict) -> None:
+    from sparkwright.pipeline import run
+    from sparkwright.session import get_session
+
+    spark_conf = {**config.spark.conf, **conf}
+    reporter = RichReporter()
+    with reporter.stage("session", "Starting Spark"):
+        spark = get_session(master=master or config.spark.master, remote=remote or config.spark.remote, conf=spark_conf)
+    result = run(config, spark=spark, workspace=workspace, reporter=reporter)
+    _print_result(result)
+
+
+def _print_result(result: RunResult) -> None:
+    ingest = result.ingest
+    console.print(
+        f"\nInput rows {ingest.input_rows:,} = accepted {ingest.accepted_rows:,} + rejected {ingest.rejected_rows:,}"
+        f"; after cleansing {result.cleanse_report.get('output_rows', '?'):,} rows."
+    )
+    table = Table(title=f"Leaderboard ({result.metric}, test set)", title_justify="left")
+    metrics = [m for m in result.models[0].metrics]
+    for column in ["#", "model", *metrics, f"vs baseline ({result.metric})", "fit s"]:
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.leaderboard():
+        gain = row["vs_baseline"]
+        table.add_row(
+            str(row["rank"]),
+            row["model"],
+            *[f"{row[m]:.4f}" for m in metrics],
+            "—" if row["type"] == "baseline" else f"{gain:+.1%}",
+            f"{row['fit_seconds']:.1f}",
+        )
+    console.print(table)
+    if result.registered_version:
+        state = "promoted to [bold]champion[/]" if result.promoted else "kept as challenger (champion is better)"
+        console.print(f"Registered [bold]{result.model_uri}[/] as challenger; {state}.")
+    else:
+        console.print("[yellow]No model beat the baseline; nothing was registered.[/]")
+    console.print(
+        f"Tables:   {', '.join(f'{k}@v{t.version}' for k, t in result.tables.items())} under "
+        f"{result.workspace / 'lake'}"
+    )
+    console.print(f"Tracking: experiment {result.project!r}, run {result.parent_run_id} — `sparkwright ui` to browse.")
+
+
+@app.command()
+def ui(
+    workspace: WorkspaceOption = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it private.")] = "127.0.0.1",
+) -> None:
+    """Start the MLflow UI on the workspace's tracking store."""
+    import subprocess
+
+    from sparkwright.workspace import Workspace
+
+    ws = Workspace.resolve(workspace)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        ws.tracking_uri,
+        "--default-artifact-root",
+        ws.artifacts.as_uri(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    console.print(f"MLflow UI on http://{host}:{port} (Ctrl+C to stop), store {ws.tracking_uri}")
+    raise typer.Exit(subprocess.call(command))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

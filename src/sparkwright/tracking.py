@@ -1,0 +1,239 @@
+"""A thin layer over ``MlflowClient``: runs, logging, model logging and the registry with aliases.
+
+The rest of sparkwright talks to MLflow only through :class:`Tracker`; the one place that needs
+MLflow's global ("fluent") state, logging a Spark model into a run, keeps it inside this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version as _version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparkwright.errors import TrackingError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+    from pyspark.ml import PipelineModel
+
+log = logging.getLogger(__name__)
+
+# Given explicitly: inferring them makes MLflow load the model in a subprocess, i.e. start a second
+# Spark session (about 15 s per logged model).
+PIP_REQUIREMENTS = [f"pyspark=={_version('pyspark')}", f"mlflow=={_version('mlflow')}"]
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """Where a logged model lives: ``runs:/`` and ``models:/m-...`` URIs."""
+
+    run_id: str
+    model_uri: str
+    model_id: str | None
+
+
+class Tracker:
+    """MLflow tracking and registry for one store.
+
+    Args:
+        tracking_uri: e.g. ``sqlite:///ws/mlflow.db`` or ``http://mlflow:5000``.
+        artifact_root: Folder for artifacts of experiments this tracker creates (local stores only).
+    """
+
+    def __init__(self, tracking_uri: str, artifact_root: str | os.PathLike[str] | None = None):
+        self.tracking_uri = tracking_uri
+        self.artifact_root = Path(artifact_root) if artifact_root else None
+        self._client: MlflowClient | None = None
+
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            _quiet_mlflow()
+            if self.tracking_uri.startswith("sqlite:///"):
+                Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self._client
+
+    # ---- experiments and runs -------------------------------------------------------------------
+
+    def experiment_id(self, name: str) -> str:
+        """The id of experiment ``name``, created (with artifacts in the workspace) if missing."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = (self.artifact_root / name).as_uri() if self.artifact_root else None
+        return self.client.create_experiment(name, artifact_location=location)
+
+    @contextmanager
+    def run(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Iterator[str]:
+        """A run that ends FINISHED, or FAILED when the block raises. Yields the run id."""
+        all_tags = dict(tags or {})
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run = self.client.create_run(experiment_id, run_name=name, tags=all_tags)
+        run_id = run.info.run_id
+        try:
+            yield run_id
+        except BaseException:
+            self.client.set_terminated(run_id, status="FAILED")
+            raise
+        self.client.set_terminated(run_id, status="FINISHED")
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(str(k), _short(v)) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        self.client.log_batch(run_id, metrics=items)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_dict(self, run_id: str, data: dict[str, Any], artifact_file: str) -> None:
+        self.client.log_dict(run_id, data, artifact_file)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Figure, artifact_file: str) -> None:
+        self.client.log_figure(run_id, figure, artifact_file, save_kwargs={"dpi": 110, "bbox_inches": "tight"})
+
+    def log_artifact(self, run_id: str, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_delta_input(self, run_id: str, path: str, version: int, context: str = "training") -> None:
+        """Record a Delta table at a version as the run's input dataset (lineage in the MLflow UI)."""
+        from mlflow.data.delta_dataset_source import DeltaDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        dataset = MetaDataset(DeltaDatasetSource(path=path, delta_table_version=version), name=Path(path).name)
+        self.client.log_inputs(
+            run_id, [DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)])]
+        )
+
+    # ---- models ---------------------------------------------------------------------------------
+
+    def log_spark_model(
+        self,
+        run_id: str,
+        model: PipelineModel,
+        *,
+        input_example: pd.DataFrame,
+        predictions: pd.DataFrame,
+        artifact_path: str = "model",
+    ) -> LoggedModel:
+        """Log a fitted PipelineModel with a signature (raw input columns -> prediction) and an example."""
+        import mlflow
+        import mlflow.spark
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(input_example, predictions)
+        with self._fluent_run(run_id):
+            info = mlflow.spark.log_model(
+                model,
+                artifact_path=artifact_path,
+                signature=signature,
+                input_example=input_example,
+                dfs_tmpdir=tempfile.mkdtemp(prefix="sparkwright-mlflow-"),
+                pip_requirements=PIP_REQUIREMENTS,
+            )
+        return LoggedModel(run_id=run_id, model_uri=info.model_uri, model_id=getattr(info, "model_id", None))
+
+    def register(self, logged: LoggedModel, name: str, tags: Mapping[str, Any] | None = None) -> str:
+        """Register a logged model as a new version of ``name``; returns the version number."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name)
+        version = self.client.create_model_version(
+            name,
+            source=logged.model_uri,
+            run_id=logged.run_id,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            model_id=logged.model_id,
+        )
+        return str(version.version)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
+        """The version that carries ``alias``, or None when the model or alias does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def run_metric(self, run_id: str, metric: str) -> float | None:
+        return self.client.get_run(run_id).data.metrics.get(metric)
+
+    @contextmanager
+    def _fluent_run(self, run_id: str) -> Iterator[None]:
+        """MLflow's model-logging functions only log into the global active run: bind it briefly."""
+        import mlflow
+
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            with mlflow.start_run(run_id=run_id):
+                yield
+        except Exception as exc:
+            raise TrackingError(f"MLflow could not log the model into run {run_id}: {exc}") from exc
+        finally:
+            mlflow.set_tracking_uri(previous)
+
+
+def model_uri(name: str, alias: str | None = None, version: str | None = None) -> str:
+    """``models:/name@alias`` or ``models:/name/version``."""
+    return f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
+
+
+def _short(value: Any) -> str:
+    """MLflow params hold at most 6000 characters."""
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's INFO logs (alembic migrations, 'Created version ...') are noise for a CLI user."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,62 @@
+"""sparkwright: scalable machine learning on Apache Spark as one toolkit.
+
+Names are imported on first use so that ``import sparkwright`` (and the CLI's ``--help``) does not
+import pyspark or start a JVM.
+
+Example:
+    >>> import sparkwright
+    >>> result = sparkwright.run("project.yaml")
+    >>> result.best.name, result.model_uri
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # main job
+    "run": "sparkwright.pipeline",
+    "RunResult": "sparkwright.pipeline",
+    "validate_models": "sparkwright.pipeline",
+    # project files
+    "load_project": "sparkwright.config",
+    "parse_project": "sparkwright.config",
+    "ProjectConfig": "sparkwright.config",
+    # session and workspace
+    "get_session": "sparkwright.session",
+    "Workspace": "sparkwright.workspace",
+    # stages, DataFrame in and out
+    "ingest": "sparkwright.data",
+    "read_source": "sparkwright.data",
+    "cleanse": "sparkwright.data",
+    "read_table": "sparkwright.data",
+    "write_table": "sparkwright.data",
+    "split_train_test": "sparkwright.data.split",
+    "build_feature_stages": "sparkwright.features",
+    "fit_model": "sparkwright.models",
+    "predict": "sparkwright.models",
+    "regression_metrics": "sparkwright.evaluate",
+    "Tracker": "sparkwright.tracking",
+    # errors
+    "SparkwrightError": "sparkwright.errors",
+    "ConfigError": "sparkwright.errors",
+    "DataError": "sparkwright.errors",
+    "ModelError": "sparkwright.errors",
+    "TrackingError": "sparkwright.errors",
+    "SessionError": "sparkwright.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sparkwright' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

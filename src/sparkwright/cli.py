@@ -59,11 +59,6 @@ def _user_errors() -> Iterator[None]:
         code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 5)
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code) from None
-    finally:
-        from sparkwright.session import stop_session
-
-        if "pyspark" in sys.modules:
-            stop_session()
 
 
 class RichReporter:
@@ -167,9 +162,11 @@ def _print_result(result: RunResult) -> None:
         f"; after cleansing {result.cleanse_report.get('output_rows', '?'):,} rows."
     )
     table = Table(title=f"Leaderboard ({result.metric}, test set)", title_justify="left")
-    metrics = [m for m in result.models[0].metrics]
-    for column in ["#", "model", *metrics, f"vs baseline ({result.metric})", "fit s"]:
-        table.add_column(column, justify="left" if column == "model" else "right")
+    metrics = [m for m in result.models[0].metrics if m != "mse"]  # rmse says the same in label units
+    table.add_column("#", justify="right")
+    table.add_column("model", no_wrap=True)
+    for column in [*metrics, f"vs baseline ({result.metric})", "fit s"]:
+        table.add_column(column, justify="right")
     for row in result.leaderboard():
         gain = row["vs_baseline"]
         table.add_row(

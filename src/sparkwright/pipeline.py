@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from sparkwright.config import ModelSpec, ProjectConfig, load_project, parse_project
-from sparkwright.errors import DataError, ModelError
+from sparkwright.errors import ConfigError, DataError, ModelError
 from sparkwright.tracking import CHALLENGER, CHAMPION, Tracker, model_uri
 from sparkwright.workspace import Workspace
 
@@ -224,7 +224,7 @@ def validate_models(config: ProjectConfig) -> None:
         try:
             model_type = get_model_type(spec.type, config.task)
         except ModelError as exc:
-            raise ModelError(f"{path}.type: {exc}") from None
+            raise ConfigError(str(exc), path=f"{path}.type") from None
         model_type.validate_params(spec.params, f"{path}.params")
 
 

@@ -159,12 +159,3 @@ def _use_driver_interpreter(conf: dict[str, str]) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     conf.setdefault("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
-
-
-def stop_session() -> None:
-    """Stop the active session, if any (CLI commands call this on exit)."""
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()

@@ -1,0 +1,18 @@
+"""Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
+
+from sparkwright.models import baseline, spark_regressors  # noqa: F401  (register the built-in types)
+from sparkwright.models.base import ModelType, SparkModelType
+from sparkwright.models.registry import get_model_type, model_types, register_model_type
+from sparkwright.models.training import PREDICTION_COL, FittedModel, fit_model, predict
+
+__all__ = [
+    "PREDICTION_COL",
+    "FittedModel",
+    "ModelType",
+    "SparkModelType",
+    "fit_model",
+    "get_model_type",
+    "model_types",
+    "predict",
+    "register_model_type",
+]

@@ -1,0 +1,125 @@
+"""The CLI end to end, and the bad-input suite: each error has a clear message, an exit code, and
+leaves no partial table or registered model behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from tests.integration.conftest import edit_project
+from typer.testing import CliRunner
+
+from sparkwright.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def truncated(csv_line: str) -> str:
+    """A malformed CSV record: the last three fields are missing."""
+    return ",".join(csv_line.split(",")[:-3])
+
+
+def registered_models(workspace) -> list[str]:
+    return [m.name for m in MlflowClient(workspace.tracking_uri).search_registered_models()]
+
+
+def lake_tables(workspace) -> set[str]:
+    return {p.parent.name for p in Path(workspace.lake).glob("*/*/_delta_log")}
+
+
+def test_run_prints_leaderboard_and_where_things_went(spark, hotel_project, workspace):
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Leaderboard (rmse, test set)" in out
+    assert "baseline" in out and "decision_tree" in out and "linear_regression" in out
+    assert "Input rows 2,000 = accepted 2,000 + rejected 0" in out
+    assert "promoted to champion" in out
+    assert lake_tables(workspace) == {"bronze", "bronze_rejects", "silver", "silver_rejects"}
+    assert registered_models(workspace) == ["hotel-rates"]
+
+
+def test_missing_source_file(spark, hotel_project, workspace):
+    edit_project(hotel_project, data={"source": {"path": "data/nope.csv"}, "label": "avg_price_per_room"})
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 3
+    assert "nope.csv" in result.output and "does not exist" in result.output
+    assert lake_tables(workspace) == set()
+    assert registered_models(workspace) == []
+
+
+def test_empty_source_file(spark, hotel_project, workspace):
+    (hotel_project.parent / "data" / "empty.csv").write_text("")
+    edit_project(hotel_project, data={"source": {"path": "data/empty.csv"}, "label": "avg_price_per_room"})
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 3
+    assert "empty.csv" in result.output and "no data rows" in result.output
+    assert lake_tables(workspace) == set()
+
+
+def test_unknown_label_column_leaves_no_silver_table_or_model(spark, hotel_project, workspace):
+    edit_project(hotel_project, data={"source": {"path": "data/hotel_rates.csv"}, "label": "avg_price_per_rom"})
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 3
+    assert "avg_price_per_rom" in result.output and "Did you mean 'avg_price_per_room'?" in result.output
+    assert "silver" not in lake_tables(workspace)
+    assert registered_models(workspace) == []
+    runs = MlflowClient(workspace.tracking_uri).search_runs(
+        [MlflowClient(workspace.tracking_uri).get_experiment_by_name("hotel-rates").experiment_id]
+    )
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_malformed_rows_over_the_limit_stop_before_bronze(spark, hotel_project, workspace):
+    csv = hotel_project.parent / "data" / "hotel_rates.csv"
+    lines = csv.read_text().splitlines()
+    header, rows = lines[0], lines[1:201]
+    broken = [truncated(row) if i % 10 == 0 else row for i, row in enumerate(rows)]  # 20 of 200 rows
+    csv.write_text("\n".join([header, *broken]) + "\n")
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 3
+    assert "20 of 200" in result.output or "20/200" in result.output or "20 rejected" in result.output
+    assert "bronze_rejects" in result.output
+    assert "bronze" not in lake_tables(workspace)
+    assert registered_models(workspace) == []
+
+
+def test_malformed_rows_under_the_limit_are_quarantined_with_reasons(spark, hotel_project, workspace):
+    from sparkwright.data import read_table
+
+    csv = hotel_project.parent / "data" / "hotel_rates.csv"
+    lines = csv.read_text().splitlines()
+    lines[5] = truncated(lines[5])
+    csv.write_text("\n".join(lines) + "\n")
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 0, result.output
+    assert "Input rows 2,000 = accepted 1,999 + rejected 1" in result.output
+    rejects = read_table(spark, str(Path(workspace.lake) / "hotel-rates" / "bronze_rejects")).collect()
+    assert len(rejects) == 1
+    assert rejects[0]["_raw"] == lines[5] and rejects[0]["_reason"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"modles": []}, r"modles: unknown key 'modles'.*Did you mean 'models'\?"),
+        ({"split": {"test_fraction": "a lot"}}, r"split\.test_fraction: .*valid number"),
+        ({"models": [{"type": "random_forest", "params": {"maxDepth": "deep"}}]}, r"models\[0\]\.params\.maxDepth"),
+        ({"models": [{"type": "random_forrest"}]}, r"models\[0\]\.type: .*Did you mean 'random_forest'\?"),
+    ],
+)
+def test_invalid_project_file_exits_2_before_touching_data(hotel_project, workspace, change, message):
+    import re
+
+    edit_project(hotel_project, **change)
+    for command in ("validate", "run"):
+        result = invoke(command, str(hotel_project))
+        assert result.exit_code == 2, result.output
+        assert re.search(message, " ".join(result.output.split()))
+    assert not Path(workspace.lake).exists()

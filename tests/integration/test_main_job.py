@@ -1,0 +1,89 @@
+"""The main job end to end through the Python API, on real Spark, Delta and MLflow."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import sparkwright
+from sparkwright.data import read_table
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def first_run(spark, hotel_project, workspace):
+    return sparkwright.run(hotel_project, spark=spark)
+
+
+def test_best_model_beats_baseline_and_becomes_champion(first_run, workspace, spark):
+    result = first_run
+    assert result.baseline.type == "baseline"
+    assert result.best.type != "baseline"
+    assert result.best.metrics["rmse"] < result.baseline.metrics["rmse"]
+    assert {m.name for m in result.models} == {"baseline", "linear_regression", "decision_tree"}
+    assert result.leaderboard()[0]["vs_baseline"] > 0
+    assert result.ingest.input_rows == result.ingest.accepted_rows + result.ingest.rejected_rows == 2000
+
+    client = MlflowClient(workspace.tracking_uri)
+    champion = client.get_model_version_by_alias("hotel-rates", "champion")
+    challenger = client.get_model_version_by_alias("hotel-rates", "challenger")
+    assert champion.version == challenger.version == result.registered_version
+    assert champion.run_id == result.best.run_id
+    assert champion.tags["source_table"] == result.tables["silver"].path
+    assert champion.tags["source_version"] == str(result.tables["silver"].version)
+
+
+def test_champion_loads_as_pyfunc_and_matches_spark(first_run, workspace, spark):
+    silver = read_table(spark, first_run.tables["silver"].path, first_run.tables["silver"].version)
+    mlflow.set_tracking_uri(workspace.tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
+    inputs = [c.name for c in model.metadata.get_input_schema().inputs]
+    rows = silver.limit(20).toPandas()
+    pyfunc_predictions = pd.Series(model.predict(rows[inputs])).to_numpy(float)
+
+    spark_model = mlflow.spark.load_model("models:/hotel-rates@champion")
+    spark_predictions = spark_model.transform(silver.limit(20)).select("prediction").toPandas()["prediction"]
+    assert pyfunc_predictions == pytest.approx(spark_predictions.to_numpy(float), rel=1e-9)
+    # log_label: predictions come back in price units, not log-price.
+    assert 20 < pyfunc_predictions.mean() < 1000
+
+
+def test_runs_are_nested_with_lineage_metrics_and_artifacts(first_run, workspace):
+    client = MlflowClient(workspace.tracking_uri)
+    children = client.search_runs(
+        [first_run.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{first_run.parent_run_id}'"
+    )
+    assert {r.info.run_name for r in children} == {"baseline", "linear_regression", "decision_tree"}
+    tree = next(r for r in children if r.info.run_name == "decision_tree")
+    assert tree.info.status == "FINISHED"
+    assert tree.data.params["silver_version"] == str(first_run.tables["silver"].version)
+    assert tree.data.params["param_maxDepth"] == "6"
+    assert set(tree.data.metrics) >= {"rmse", "mae", "r2", "train_rmse"}
+    artifacts = {a.path for a in client.list_artifacts(tree.info.run_id, "plots")}
+    assert artifacts == {
+        "plots/predicted_vs_actual.png",
+        "plots/residuals.png",
+        "plots/feature_importance.png",
+    }
+    importances = mlflow.artifacts.load_dict(f"runs:/{tree.info.run_id}/feature_importance.json")
+    assert "lead_time" in importances  # named by original column, not by vector index
+    parent = client.get_run(first_run.parent_run_id)
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"project.yaml", "leaderboard.json"}
+    assert parent.inputs.dataset_inputs[0].dataset.source_type == "delta_table"
+
+
+def test_second_run_registers_challenger_and_keeps_a_better_champion(first_run, spark, hotel_project, workspace):
+    second = sparkwright.run(hotel_project, spark=spark)
+    client = MlflowClient(workspace.tracking_uri)
+    assert second.registered_version == str(int(first_run.registered_version) + 1)
+    assert client.get_model_version_by_alias("hotel-rates", "challenger").version == second.registered_version
+    # Same data, same seed: the new model is not strictly better, so the champion stays.
+    assert second.best.metrics["rmse"] == pytest.approx(first_run.best.metrics["rmse"], rel=1e-6)
+    assert second.promoted is False
+    assert client.get_model_version_by_alias("hotel-rates", "champion").version == first_run.registered_version
+    # Re-ingesting the same file writes a new version with the same rows: nothing is duplicated.
+    assert second.tables["bronze"].version == first_run.tables["bronze"].version + 1
+    assert read_table(spark, second.tables["bronze"].path).count() == 2000

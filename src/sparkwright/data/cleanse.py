@@ -1,0 +1,248 @@
+"""Cleanse: bronze rows -> a typed silver table that the feature stages can use directly.
+
+Numeric values are NOT imputed here. The imputer (median by default) is fitted inside the Spark ML
+Pipeline on the training split only; imputing here would compute the median over the test rows too
+and leak them into training. What cleanse does instead is flag missing numeric values with
+``<col>_missing`` indicator columns, which carry no statistics of the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType
+
+from sparkwright.config.checks import did_you_mean
+from sparkwright.config.schema import ProjectConfig
+from sparkwright.data.lake import spark_message, write_table
+from sparkwright.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+log = logging.getLogger(__name__)
+
+MISSING_SUFFIX = "_missing"
+
+
+@dataclass(frozen=True)
+class CleanseResult:
+    """The silver rows, the quarantined rows (with ``_reason``) and a report of what happened to the input."""
+
+    df: DataFrame
+    rejected: DataFrame
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
+    """Turn bronze rows into silver rows, following ``config.data`` and ``config.cleanse``.
+
+    Steps: check the columns; de-duplicate (exact duplicate records, or by ``data.keys``), done before
+    ``data.drop`` so that rows differing only in a dropped id column are not merged; quarantine rows whose
+    label is null, NaN or (with ``log_label``) <= 0; apply ``cleanse.filters``, which may use dropped columns
+    (removed rows are counted per filter, not quarantined: they were filtered on purpose); keep the label
+    and the features (``data.features``, else all but ``data.drop``); booleans and
+    numbers become doubles, with ``<col>_missing`` indicators for numeric features that have gaps;
+    missing or empty strings become ``cleanse.categorical_missing``. Dates and timestamps are left as
+    they are (``report["other_columns"]``).
+
+    The report's counts need two Spark jobs over ``df``; cache ``df`` first if it is expensive to compute.
+
+    Raises:
+        DataError: Unknown label / drop / feature / key column, or a non-numeric label where the task needs
+            a number.
+        ConfigError: A filter is not a valid Spark SQL boolean expression (path ``cleanse.filters[i]``).
+    """
+    label = config.data.label
+    columns = _select_columns(df, config)
+    types = {f.name: f.dataType for f in df.schema.fields}
+    if label and config.task_spec.numeric_label and not _is_numeric(types[label]):
+        raise DataError(
+            f"the label {label!r} has type {types[label].simpleString()}, but task {config.task!r} needs a "
+            "numeric label; pick a numeric column for data.label or declare its type in data.source.schema."
+        )
+
+    input_rows = df.count()
+    if config.cleanse.deduplicate:
+        df = df.dropDuplicates(config.data.keys or None)
+    # Filters see every bronze column, so a dropped column (e.g. a date) can still select rows.
+    passes = [_filter_condition(df, expression, index) for index, expression in enumerate(config.cleanse.filters)]
+    reason = _quarantine_reason(label, types.get(label) if label else None, config.cleanse.log_label)
+    df = df.withColumn("_reason", reason)
+
+    features = [c for c in columns if c != label]
+    numeric = [c for c in features if _is_numeric(types[c]) or isinstance(types[c], BooleanType)]
+    categorical = [c for c in features if isinstance(types[c], StringType)]
+    other = [c for c in features if c not in numeric and c not in categorical]
+
+    # One job counts duplicates, quarantined rows, rows removed per filter and nulls per numeric feature.
+    kept = F.col("_reason").isNull()
+    aggs = [F.count(F.lit(1)).alias("rows"), F.count("_reason").alias("rejected")]
+    for index, condition in enumerate(passes):
+        aggs.append(F.count(F.when(kept & ~condition, 1)).alias(f"f{index}"))
+        kept = kept & condition
+    aggs += [F.count(F.when(kept & _is_missing(_col(c), types[c]), 1)).alias(f"m{i}") for i, c in enumerate(numeric)]
+    counts = df.agg(*aggs).first()
+
+    rejected = df.where(F.col("_reason").isNotNull()).select(*[_col(c) for c in columns], "_reason")
+    silver = df.where(kept)
+    with_gaps = [c for i, c in enumerate(numeric) if counts[f"m{i}"] > 0]
+    indicators = [c + MISSING_SUFFIX for c in with_gaps] if config.cleanse.missing_indicators else []
+    clashes = [name for name in indicators if name in columns]
+    if clashes:
+        raise DataError(
+            f"cannot add missing-value indicators {', '.join(clashes)}: columns with these names already exist; "
+            "rename them, or set cleanse.missing_indicators: false."
+        )
+
+    out: list[Column] = []
+    for c in columns:
+        value = _col(c)
+        if c in numeric or (c == label and _is_numeric(types[c])):
+            out.append(value.cast("double").alias(c))
+        elif c in categorical:
+            out.append(
+                F.when(value.isNull() | (value == ""), F.lit(config.cleanse.categorical_missing))
+                .otherwise(value)
+                .alias(c)
+            )
+        else:
+            out.append(value)
+    if config.cleanse.missing_indicators:
+        out += [_is_missing(_col(c), types[c]).cast("double").alias(c + MISSING_SUFFIX) for c in with_gaps]
+    silver = silver.select(*out)
+
+    filtered = {expression: int(counts[f"f{i}"]) for i, expression in enumerate(config.cleanse.filters)}
+    after_dedup, rejected_rows = int(counts["rows"]), int(counts["rejected"])
+    report = {
+        "input_rows": input_rows,
+        "duplicates_removed": input_rows - after_dedup,
+        "rejected_rows": rejected_rows,
+        "filtered_rows": filtered,
+        "output_rows": after_dedup - rejected_rows - sum(filtered.values()),
+        "missing_indicator_columns": indicators,
+        "categorical_columns": categorical,
+        "numeric_columns": numeric + indicators,
+        "other_columns": other,
+    }
+    log.info("cleansed %d rows -> %d (%s)", input_rows, report["output_rows"], report)
+    return CleanseResult(df=silver, rejected=rejected, report=report)
+
+
+def write_silver(result: CleanseResult, table_path: str, rejects_path: str) -> int:
+    """Overwrite the silver table and its rejects table; return the silver Delta version.
+
+    The rejects table may change schema between runs (it holds whatever columns were kept), the silver
+    table may not (see :func:`sparkwright.data.lake.write_table`).
+    """
+    write_table(
+        result.rejected.withColumn("_cleansed_at", F.current_timestamp()), rejects_path, allow_schema_change=True
+    )
+    return write_table(result.df, table_path)
+
+
+def feature_columns(df: DataFrame, config: ProjectConfig) -> tuple[list[str], list[str]]:
+    """The (categorical, numeric) feature columns of a silver DataFrame, label excluded.
+
+    Categorical = string columns; numeric = numeric columns, missing-indicator columns included. With
+    ``data.features`` set, only those features (and their indicators) count. Other types (dates) are left out.
+    """
+    label = config.data.label
+    wanted = set(config.data.features) if config.data.features else None
+    categorical: list[str] = []
+    numeric: list[str] = []
+    for f in df.schema.fields:
+        if f.name == label:
+            continue
+        base = f.name[: -len(MISSING_SUFFIX)] if f.name.endswith(MISSING_SUFFIX) else f.name
+        if wanted is not None and f.name not in wanted and base not in wanted:
+            continue
+        if isinstance(f.dataType, StringType):
+            categorical.append(f.name)
+        elif _is_numeric(f.dataType) or isinstance(f.dataType, BooleanType):
+            numeric.append(f.name)
+    return categorical, numeric
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _select_columns(df: DataFrame, config: ProjectConfig) -> list[str]:
+    """The columns kept in silver, in input order, after checking every name the config mentions."""
+    available = df.columns
+    listing = ", ".join(available)
+    label = config.data.label
+    if label and label not in available:
+        raise DataError(
+            f"data.label: the label column {label!r} is not in the data."
+            + did_you_mean(label, available)
+            + f" Available columns: {listing}."
+        )
+    for key, names in (
+        ("data.drop", config.data.drop),
+        ("data.keys", config.data.keys),
+        ("data.features", config.data.features or []),
+    ):
+        for name in names:
+            if name not in available:
+                raise DataError(
+                    f"{key}: column {name!r} is not in the data."
+                    + did_you_mean(name, available)
+                    + f" Available columns: {listing}."
+                )
+    if config.data.features:
+        keep = {*config.data.features, *([label] if label else [])}
+        return [c for c in available if c in keep]
+    dropped = set(config.data.drop)
+    return [c for c in available if c not in dropped]
+
+
+def _quarantine_reason(label: str | None, label_type: DataType | None, log_label: bool) -> Column:
+    """Why a row cannot be used for training, or null."""
+    if not label:
+        return F.lit(None).cast("string")
+    value = _col(label)
+    reason = F.when(value.isNull(), F.lit(f"label {label!r} is null"))
+    if isinstance(label_type, FloatType | DoubleType):
+        reason = reason.when(F.isnan(value), F.lit(f"label {label!r} is NaN"))
+    if log_label:
+        reason = reason.when(value <= 0, F.lit(f"label {label!r} is <= 0; log_label needs positive values"))
+    return reason
+
+
+def _filter_condition(df: DataFrame, expression: str, index: int) -> Column:
+    """A filter as a null-safe boolean column (a null result removes the row, as SQL WHERE does)."""
+    path = f"cleanse.filters[{index}]"
+    try:
+        condition = F.expr(expression)
+        # Analyse now (Spark Connect is lazy), so the error names the filter rather than a later count.
+        data_type = df.select(condition.alias("_check")).schema[0].dataType
+    except AnalysisException as exc:  # ParseException is a subclass; Connect raises the same types
+        raise ConfigError(
+            f"{expression!r} is not a valid Spark SQL condition on the data: {spark_message(exc)}", path
+        ) from exc
+    if not isinstance(data_type, BooleanType):
+        raise ConfigError(
+            f"{expression!r} gives values of type {data_type.simpleString()}, not true/false; "
+            "write a condition such as 'price > 0'.",
+            path,
+        )
+    return F.coalesce(condition, F.lit(False))
+
+
+def _is_missing(value: Column, data_type: DataType) -> Column:
+    if isinstance(data_type, FloatType | DoubleType):
+        return value.isNull() | F.isnan(value)
+    return value.isNull()
+
+
+def _is_numeric(data_type: DataType) -> bool:
+    return isinstance(data_type, NumericType)
+
+
+def _col(name: str) -> Column:
+    return F.col("`" + name.replace("`", "``") + "`")

@@ -31,9 +31,21 @@ def spark():
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """An empty workspace whose MLflow store is a SQLite file of its own."""
+    """An empty workspace whose MLflow store is a SQLite file of its own.
+
+    MLflow's fluent API (used by tests to check what a user would see) points at it too.
+    """
+    import mlflow
+
     from sparkwright.workspace import Workspace
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("SPARKWRIGHT_TRACKING_URI", raising=False)
-    return Workspace.resolve(tmp_path / "ws")
+    workspace = Workspace.resolve(tmp_path / "ws")
+    uri = workspace.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    yield workspace
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

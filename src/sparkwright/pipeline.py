@@ -392,7 +392,7 @@ def _register_best(tracker: Tracker, config: ProjectConfig, result: RunResult) -
     from sparkwright.tracking import LoggedModel
 
     version = tracker.register(
-        LoggedModel(run_id=best.run_id, model_uri=best.model_uri, model_id=None),
+        LoggedModel(run_id=best.run_id, model_uri=best.model_uri),
         name,
         tags={
             "source_table": silver.path,

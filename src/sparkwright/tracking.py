@@ -1,7 +1,7 @@
 """A thin layer over ``MlflowClient``: runs, logging, model logging and the registry with aliases.
 
-The rest of sparkwright talks to MLflow only through :class:`Tracker`; the one place that needs
-MLflow's global ("fluent") state, logging a Spark model into a run, keeps it inside this module.
+The rest of sparkwright talks to MLflow only through :class:`Tracker`, which never touches MLflow's
+global ("fluent") state: several workspaces can be tracked from one process.
 """
 
 from __future__ import annotations
@@ -37,11 +37,10 @@ CHALLENGER = "challenger"
 
 @dataclass(frozen=True)
 class LoggedModel:
-    """Where a logged model lives: ``runs:/`` and ``models:/m-...`` URIs."""
+    """Where a logged model lives (a ``runs:/<run_id>/<path>`` URI)."""
 
     run_id: str
     model_uri: str
-    model_id: str | None
 
 
 class Tracker:
@@ -155,22 +154,30 @@ class Tracker:
         predictions: pd.DataFrame,
         artifact_path: str = "model",
     ) -> LoggedModel:
-        """Log a fitted PipelineModel with a signature (raw input columns -> prediction) and an example."""
-        import mlflow
+        """Log a fitted PipelineModel with a signature (raw input columns -> prediction) and an example.
+
+        The model is saved locally and uploaded as run artifacts through the client, so no MLflow global
+        state (active run, tracking URI environment variable) is touched.
+        """
         import mlflow.spark
         from mlflow.models import infer_signature
 
         signature = infer_signature(input_example, predictions)
-        with self._fluent_run(run_id):
-            info = mlflow.spark.log_model(
-                model,
-                artifact_path=artifact_path,
-                signature=signature,
-                input_example=input_example,
-                dfs_tmpdir=tempfile.mkdtemp(prefix="sparkwright-mlflow-"),
-                pip_requirements=PIP_REQUIREMENTS,
-            )
-        return LoggedModel(run_id=run_id, model_uri=info.model_uri, model_id=getattr(info, "model_id", None))
+        with tempfile.TemporaryDirectory(prefix="sparkwright-model-") as folder:
+            local = Path(folder) / artifact_path
+            try:
+                mlflow.spark.save_model(
+                    model,
+                    str(local),
+                    signature=signature,
+                    input_example=input_example,
+                    pip_requirements=PIP_REQUIREMENTS,
+                    dfs_tmpdir=str(Path(folder) / "dfs"),
+                )
+            except Exception as exc:
+                raise TrackingError(f"MLflow could not save the model of run {run_id}: {exc}") from exc
+            self.client.log_artifacts(run_id, str(local), artifact_path)
+        return LoggedModel(run_id=run_id, model_uri=f"runs:/{run_id}/{artifact_path}")
 
     def register(self, logged: LoggedModel, name: str, tags: Mapping[str, Any] | None = None) -> str:
         """Register a logged model as a new version of ``name``; returns the version number."""
@@ -185,7 +192,6 @@ class Tracker:
             source=logged.model_uri,
             run_id=logged.run_id,
             tags={k: str(v) for k, v in (tags or {}).items()},
-            model_id=logged.model_id,
         )
         return str(version.version)
 
@@ -203,22 +209,6 @@ class Tracker:
 
     def run_metric(self, run_id: str, metric: str) -> float | None:
         return self.client.get_run(run_id).data.metrics.get(metric)
-
-    @contextmanager
-    def _fluent_run(self, run_id: str) -> Iterator[None]:
-        """MLflow's model-logging functions only log into the global active run: bind it briefly."""
-        import mlflow
-
-        previous = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        try:
-            with mlflow.start_run(run_id=run_id):
-                yield
-        except Exception as exc:
-            raise TrackingError(f"MLflow could not log the model into run {run_id}: {exc}") from exc
-        finally:
-            mlflow.set_tracking_uri(previous)
 
 
 def model_uri(name: str, alias: str | None = None, version: str | None = None) -> str:

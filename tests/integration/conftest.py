@@ -27,9 +27,14 @@ def hotel_project(workspace) -> Path:
     return project_file
 
 
-def edit_project(project_file: Path, **changes) -> Path:
-    """Rewrite top-level sections of a project file (a test's variation of the example)."""
-    raw = yaml.safe_load(project_file.read_text())
-    raw.update(changes)
-    project_file.write_text(yaml.safe_dump(raw))
-    return project_file
+@pytest.fixture
+def edit_project():
+    """A function that rewrites top-level sections of a project file (a test's variation of the example)."""
+
+    def edit(project_file: Path, **changes) -> Path:
+        raw = yaml.safe_load(project_file.read_text())
+        raw.update(changes)
+        project_file.write_text(yaml.safe_dump(raw))
+        return project_file
+
+    return edit

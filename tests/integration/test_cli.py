@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from tests.integration.conftest import edit_project
 from typer.testing import CliRunner
 
 from sparkwright.cli import app
@@ -26,7 +25,8 @@ def truncated(csv_line: str) -> str:
 
 
 def registered_models(workspace) -> list[str]:
-    return [m.name for m in MlflowClient(workspace.tracking_uri).search_registered_models()]
+    client = MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+    return [m.name for m in client.search_registered_models()]
 
 
 def lake_tables(workspace) -> set[str]:
@@ -45,7 +45,7 @@ def test_run_prints_leaderboard_and_where_things_went(spark, hotel_project, work
     assert registered_models(workspace) == ["hotel-rates"]
 
 
-def test_missing_source_file(spark, hotel_project, workspace):
+def test_missing_source_file(edit_project, spark, hotel_project, workspace):
     edit_project(hotel_project, data={"source": {"path": "data/nope.csv"}, "label": "avg_price_per_room"})
     result = invoke("run", str(hotel_project))
     assert result.exit_code == 3
@@ -54,7 +54,7 @@ def test_missing_source_file(spark, hotel_project, workspace):
     assert registered_models(workspace) == []
 
 
-def test_empty_source_file(spark, hotel_project, workspace):
+def test_empty_source_file(edit_project, spark, hotel_project, workspace):
     (hotel_project.parent / "data" / "empty.csv").write_text("")
     edit_project(hotel_project, data={"source": {"path": "data/empty.csv"}, "label": "avg_price_per_room"})
     result = invoke("run", str(hotel_project))
@@ -63,7 +63,7 @@ def test_empty_source_file(spark, hotel_project, workspace):
     assert lake_tables(workspace) == set()
 
 
-def test_unknown_label_column_leaves_no_silver_table_or_model(spark, hotel_project, workspace):
+def test_unknown_label_column_leaves_no_silver_table_or_model(edit_project, spark, hotel_project, workspace):
     edit_project(hotel_project, data={"source": {"path": "data/hotel_rates.csv"}, "label": "avg_price_per_rom"})
     result = invoke("run", str(hotel_project))
     assert result.exit_code == 3
@@ -114,7 +114,7 @@ def test_malformed_rows_under_the_limit_are_quarantined_with_reasons(spark, hote
         ({"models": [{"type": "random_forrest"}]}, r"models\[0\]\.type: .*Did you mean 'random_forest'\?"),
     ],
 )
-def test_invalid_project_file_exits_2_before_touching_data(hotel_project, workspace, change, message):
+def test_invalid_project_file_exits_2_before_touching_data(edit_project, hotel_project, workspace, change, message):
     import re
 
     edit_project(hotel_project, **change)

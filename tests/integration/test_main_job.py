@@ -13,6 +13,10 @@ from sparkwright.data import read_table
 pytestmark = pytest.mark.slow
 
 
+def mlflow_client(workspace) -> MlflowClient:
+    return MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+
+
 @pytest.fixture
 def first_run(spark, hotel_project, workspace):
     return sparkwright.run(hotel_project, spark=spark)
@@ -27,10 +31,10 @@ def test_best_model_beats_baseline_and_becomes_champion(first_run, workspace, sp
     assert result.leaderboard()[0]["vs_baseline"] > 0
     assert result.ingest.input_rows == result.ingest.accepted_rows + result.ingest.rejected_rows == 2000
 
-    client = MlflowClient(workspace.tracking_uri)
+    client = mlflow_client(workspace)
     champion = client.get_model_version_by_alias("hotel-rates", "champion")
     challenger = client.get_model_version_by_alias("hotel-rates", "challenger")
-    assert champion.version == challenger.version == result.registered_version
+    assert str(champion.version) == str(challenger.version) == result.registered_version
     assert champion.run_id == result.best.run_id
     assert champion.tags["source_table"] == result.tables["silver"].path
     assert champion.tags["source_version"] == str(result.tables["silver"].version)
@@ -38,7 +42,6 @@ def test_best_model_beats_baseline_and_becomes_champion(first_run, workspace, sp
 
 def test_champion_loads_as_pyfunc_and_matches_spark(first_run, workspace, spark):
     silver = read_table(spark, first_run.tables["silver"].path, first_run.tables["silver"].version)
-    mlflow.set_tracking_uri(workspace.tracking_uri)
     model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
     inputs = [c.name for c in model.metadata.get_input_schema().inputs]
     rows = silver.limit(20).toPandas()
@@ -52,7 +55,7 @@ def test_champion_loads_as_pyfunc_and_matches_spark(first_run, workspace, spark)
 
 
 def test_runs_are_nested_with_lineage_metrics_and_artifacts(first_run, workspace):
-    client = MlflowClient(workspace.tracking_uri)
+    client = mlflow_client(workspace)
     children = client.search_runs(
         [first_run.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{first_run.parent_run_id}'"
     )
@@ -77,13 +80,13 @@ def test_runs_are_nested_with_lineage_metrics_and_artifacts(first_run, workspace
 
 def test_second_run_registers_challenger_and_keeps_a_better_champion(first_run, spark, hotel_project, workspace):
     second = sparkwright.run(hotel_project, spark=spark)
-    client = MlflowClient(workspace.tracking_uri)
+    client = mlflow_client(workspace)
     assert second.registered_version == str(int(first_run.registered_version) + 1)
-    assert client.get_model_version_by_alias("hotel-rates", "challenger").version == second.registered_version
+    assert str(client.get_model_version_by_alias("hotel-rates", "challenger").version) == second.registered_version
     # Same data, same seed: the new model is not strictly better, so the champion stays.
     assert second.best.metrics["rmse"] == pytest.approx(first_run.best.metrics["rmse"], rel=1e-6)
     assert second.promoted is False
-    assert client.get_model_version_by_alias("hotel-rates", "champion").version == first_run.registered_version
+    assert str(client.get_model_version_by_alias("hotel-rates", "champion").version) == first_run.registered_version
     # Re-ingesting the same file writes a new version with the same rows: nothing is duplicated.
     assert second.tables["bronze"].version == first_run.tables["bronze"].version + 1
     assert read_table(spark, second.tables["bronze"].path).count() == 2000

@@ -28,7 +28,7 @@ PROBE = textwrap.dedent(
 def cli_in_fresh_process(*args: str) -> str:
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return " ".join(done.stdout.split())  # Rich wraps long lines
 
 
 def test_help_imports_neither_spark_nor_mlflow():
@@ -58,7 +58,7 @@ def test_validate_checks_model_params_without_a_jvm(tmp_path: Path):
     bad.write_text(yaml.safe_dump(project))
     out = cli_in_fresh_process("validate", str(bad))
     assert "EXIT 2" in out
-    assert "models[0].params.maxDepht" in " ".join(out.split()) and "maxDepth" in out
+    assert "models[0].params.maxDepht" in out and "Did you mean 'maxDepth'?" in out
     assert "JVM False" in out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import statistics
 import tempfile
@@ -41,6 +42,7 @@ def main() -> None:
 
     # Warm the JVM (class loading, JIT) once for both contenders.
     run_handwritten(spark, csv_path, root / "warmup", config["models"][:1])
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
 
     runs: dict[str, list[dict[str, float]]] = {"sparkwright": [], "handwritten": []}
     for repeat in range(args.repeats):
@@ -49,6 +51,8 @@ def main() -> None:
             ws = root / f"{contender}-{repeat}"
             if contender == "handwritten":
                 timings = run_handwritten(spark, csv_path, ws, config["models"])
+                # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI, which sparkwright would follow.
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 started = time.perf_counter()
                 result = sparkwright.run(project_file, spark=spark, workspace=ws)

@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +20,13 @@ import yaml
 
 from sparkwright.config import ModelSpec, ProjectConfig, load_project, parse_project
 from sparkwright.errors import ConfigError, DataError, ModelError
-from sparkwright.tracking import CHALLENGER, CHAMPION, Tracker, model_uri
+from sparkwright.tracking import CHALLENGER, CHAMPION, Tracker, model_uri, model_uri_of_run
 from sparkwright.workspace import Workspace
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
     from sparkwright.data import IngestResult
@@ -182,11 +185,14 @@ def run(
 
         results: list[ModelResult] = []
         specs = [ModelSpec(type=BASELINE), *config.models]
-        for spec in specs:
-            with stage(f"train:{spec.display_name}", f"Training {spec.display_name}"):
-                results.append(
-                    _train_one(tracker, experiment_id, parent_id, config, spec, train, test, silver_ref, cleanse_report)
-                )
+        with ArtifactWriter(tracker) as artifacts:
+            for spec in specs:
+                with stage(f"train:{spec.display_name}", f"Training {spec.display_name}"):
+                    results.append(
+                        _train_one(tracker, artifacts, experiment_id, parent_id, config, spec, train, test, silver_ref)
+                    )
+            with stage("artifacts", "Writing models and plots"):
+                artifacts.wait()
         train.unpersist()
         test.unpersist()
 
@@ -254,22 +260,20 @@ def _ingest(spark: SparkSession, config: ProjectConfig, ws: Workspace) -> tuple[
 def _cleanse(
     spark: SparkSession, config: ProjectConfig, ws: Workspace, bronze: TableRef
 ) -> tuple[TableRef, dict[str, Any]]:
-    from sparkwright.data import cleanse, read_table, write_table
+    from sparkwright.data import cleanse, read_table, write_silver
 
     result = cleanse(read_table(spark, bronze.path, bronze.version), config)
     silver_path = ws.table_path(config.name, "silver")
-    version = write_table(result.df, silver_path)
-    write_table(result.rejected, ws.table_path(config.name, "silver_rejects"))
-    if result.report.get("output_rows", 1) == 0:
+    if result.report["output_rows"] == 0:
         raise DataError(
-            f"cleansing left no rows in {silver_path} ({result.report}); check cleanse.filters and the label."
+            f"cleansing left no rows for {silver_path} ({result.report}); check cleanse.filters and the label."
         )
+    version = write_silver(result, silver_path, ws.table_path(config.name, "silver_rejects"))
     return TableRef(silver_path, version), dict(result.report)
 
 
 def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tuple[DataFrame, DataFrame, dict]:
-    from sparkwright.data import read_table
-    from sparkwright.data.split import split_train_test
+    from sparkwright.data import read_table, split_train_test
 
     df = read_table(spark, silver.path, silver.version)
     train, test = split_train_test(
@@ -286,8 +290,47 @@ def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tupl
     return train, test, counts
 
 
+class ArtifactWriter:
+    """Logs plots and model files on one worker thread while Spark trains the next model.
+
+    Saving a model and rendering plots take seconds of mostly driver-side work per model; overlapping
+    them with the next fit keeps the main job close to a hand-written script's time. A failure marks
+    its run FAILED and is raised by :meth:`wait`.
+    """
+
+    def __init__(self, tracker: Tracker):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._tracker = tracker
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkwright-artifacts")
+        self._futures: list[Future[None]] = []
+
+    def submit(self, run_id: str, task: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                task()
+            except BaseException:
+                self._tracker.client.set_terminated(run_id, status="FAILED")
+                raise
+
+        self._futures.append(self._pool.submit(guarded))
+
+    def wait(self) -> None:
+        """Block until everything submitted is written; re-raise the first failure."""
+        futures, self._futures = self._futures, []
+        for future in futures:
+            future.result()
+
+    def __enter__(self) -> ArtifactWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True)
+
+
 def _train_one(
     tracker: Tracker,
+    artifacts: ArtifactWriter,
     experiment_id: str,
     parent_id: str,
     config: ProjectConfig,
@@ -295,9 +338,8 @@ def _train_one(
     train: DataFrame,
     test: DataFrame,
     silver: TableRef,
-    cleanse_report: dict[str, Any],
 ) -> ModelResult:
-    """Fit one model inside its Pipeline, evaluate it on the test set and log everything to a nested run."""
+    """Fit one model inside its Pipeline, evaluate it on the test set and log it to a nested run."""
     from sparkwright.data import feature_columns
     from sparkwright.evaluate import regression_metrics
     from sparkwright.models import fit_model, predict
@@ -321,7 +363,8 @@ def _train_one(
         fit_seconds = time.perf_counter() - started
         predictions = predict(fitted, test).cache()
         metrics = regression_metrics(predictions, label)
-        train_metrics = regression_metrics(predict(fitted, train), label)
+        sample = predictions.select(label, "prediction").limit(PLOT_SAMPLE_ROWS).toPandas()
+        predictions.unpersist()
         tracker.log_params(
             run_id,
             {
@@ -333,24 +376,29 @@ def _train_one(
                 "numeric_features": ",".join(numeric),
             },
         )
-        tracker.log_metrics(
-            run_id, {**metrics, **{f"train_{k}": v for k, v in train_metrics.items()}, "fit_seconds": fit_seconds}
-        )
-        _log_plots(tracker, run_id, spec.display_name, predictions, label, fitted.importances)
-        features = categorical + numeric
-        example = test.select(*features).limit(5).toPandas()
-        example_predictions = predict(fitted, test.select(*features).limit(5)).select("prediction").toPandas()
-        logged = tracker.log_spark_model(
-            run_id, fitted.pipeline_model, input_example=example, predictions=example_predictions
-        )
-        predictions.unpersist()
+        tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds})
+        example = test.select(*categorical, *numeric).limit(5)
+
+        def write_artifacts() -> None:
+            # Training-set metrics show over-fitting; nothing downstream waits for them.
+            train_metrics = regression_metrics(predict(fitted, train), label)
+            tracker.log_metrics(run_id, {f"train_{k}": v for k, v in train_metrics.items()})
+            _log_plots(tracker, run_id, spec.display_name, sample, label, fitted.importances)
+            tracker.log_spark_model(
+                run_id,
+                fitted.pipeline_model,
+                input_example=example.toPandas(),
+                predictions=predict(fitted, example).select("prediction").toPandas(),
+            )
+
+        artifacts.submit(run_id, write_artifacts)
     return ModelResult(
         name=spec.display_name,
         type=spec.type,
         run_id=run_id,
         metrics=metrics,
         params=dict(fitted.params),
-        model_uri=logged.model_uri,
+        model_uri=model_uri_of_run(run_id),
         fit_seconds=fit_seconds,
         importances=fitted.importances,
     )
@@ -360,13 +408,12 @@ def _log_plots(
     tracker: Tracker,
     run_id: str,
     name: str,
-    predictions: DataFrame,
+    sample: pd.DataFrame,
     label: str,
     importances: dict[str, float] | None,
 ) -> None:
     from sparkwright import plots
 
-    sample = predictions.select(label, "prediction").limit(PLOT_SAMPLE_ROWS).toPandas()
     actual, predicted = sample[label].to_numpy(float), sample["prediction"].to_numpy(float)
     tracker.log_figure(
         run_id,

@@ -177,7 +177,7 @@ class Tracker:
             except Exception as exc:
                 raise TrackingError(f"MLflow could not save the model of run {run_id}: {exc}") from exc
             self.client.log_artifacts(run_id, str(local), artifact_path)
-        return LoggedModel(run_id=run_id, model_uri=f"runs:/{run_id}/{artifact_path}")
+        return LoggedModel(run_id=run_id, model_uri=model_uri_of_run(run_id, artifact_path))
 
     def register(self, logged: LoggedModel, name: str, tags: Mapping[str, Any] | None = None) -> str:
         """Register a logged model as a new version of ``name``; returns the version number."""
@@ -214,6 +214,11 @@ class Tracker:
 def model_uri(name: str, alias: str | None = None, version: str | None = None) -> str:
     """``models:/name@alias`` or ``models:/name/version``."""
     return f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
+
+
+def model_uri_of_run(run_id: str, artifact_path: str = "model") -> str:
+    """``runs:/<run_id>/model``: where :meth:`Tracker.log_spark_model` puts a run's model."""
+    return f"runs:/{run_id}/{artifact_path}"
 
 
 def _short(value: Any) -> str:

@@ -35,10 +35,8 @@ def test_csv_with_inferred_schema_becomes_bronze_version_0(spark, tmp_path, work
     df = lake.read_table(spark, bronze)
     assert dict(df.dtypes) == {"hotel": "string", "lead_time": "int", "price": "double", "weekend": "boolean"}
     assert sorted(r.price for r in df.collect()) == [80.25, 99.5, 120.0, 150.0]
-    # The rejects table exists even when nothing was rejected, so downstream can always read it.
-    empty = lake.read_table(spark, rejects)
-    assert empty.count() == 0
-    assert empty.columns == ["_raw", "_reason", "_source", "_ingested_at"]
+    # Nothing rejected and no earlier rejects: no empty table is created.
+    assert not lake.table_exists(spark, rejects)
 
 
 def test_explicit_schema_rejects_bad_value_and_wrong_field_count_with_reasons(spark, tmp_path, workspace):

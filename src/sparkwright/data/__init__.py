@@ -9,9 +9,11 @@ from sparkwright.data.lake import (
     table_exists,
     table_history,
     table_version,
+    write_rejects,
     write_table,
 )
 from sparkwright.data.sources import read_source, register_source, resolve_format, source_formats
+from sparkwright.data.split import split_train_test
 
 __all__ = [
     "CleanseResult",
@@ -26,9 +28,11 @@ __all__ = [
     "restore_table",
     "schema_differences",
     "source_formats",
+    "split_train_test",
     "table_exists",
     "table_history",
     "table_version",
+    "write_rejects",
     "write_silver",
     "write_table",
 ]

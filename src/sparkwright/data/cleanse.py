@@ -18,7 +18,7 @@ from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, Nume
 
 from sparkwright.config.checks import did_you_mean
 from sparkwright.config.schema import ProjectConfig
-from sparkwright.data.lake import spark_message, write_table
+from sparkwright.data.lake import spark_message, write_rejects, write_table
 from sparkwright.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -136,12 +136,11 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
 def write_silver(result: CleanseResult, table_path: str, rejects_path: str) -> int:
     """Overwrite the silver table and its rejects table; return the silver Delta version.
 
-    The rejects table may change schema between runs (it holds whatever columns were kept), the silver
-    table may not (see :func:`sparkwright.data.lake.write_table`).
+    The silver schema is enforced (see :func:`sparkwright.data.lake.write_table`); the rejects table
+    follows :func:`sparkwright.data.lake.write_rejects`.
     """
-    write_table(
-        result.rejected.withColumn("_cleansed_at", F.current_timestamp()), rejects_path, allow_schema_change=True
-    )
+    rejected = result.rejected.withColumn("_cleansed_at", F.current_timestamp())
+    write_rejects(rejected, rejects_path, rows=result.report["rejected_rows"])
     return write_table(result.df, table_path)
 
 

@@ -1,8 +1,8 @@
 """Ingest: a source into a bronze Delta table, with every rejected row kept in a rejects table.
 
 The bronze table only changes when the input is good enough (``max_rejected_fraction``): a broken
-export must not silently replace yesterday's good data, while the rejects table is always written so
-the user can see what was wrong.
+export must not silently replace yesterday's good data, while the rejects table is written whenever
+something was rejected, so the user can see what was wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from sparkwright.config.schema import SourceConfig
-from sparkwright.data.lake import write_table
+from sparkwright.data.lake import write_rejects, write_table
 from sparkwright.data.sources import parse_source, split_parsed
 from sparkwright.errors import DataError
 
@@ -57,8 +57,8 @@ def ingest(
 ) -> IngestResult:
     """Read ``source`` and overwrite the bronze table with its good rows, in one Delta commit.
 
-    The rejects table (``_raw``, ``_reason``, ``_source``, ``_ingested_at``) is overwritten on every run,
-    even when empty, so downstream steps and the user can always read it.
+    The rejects table (``_raw``, ``_reason``, ``_source``, ``_ingested_at``) is overwritten on every run
+    that rejects rows or finds an earlier rejects table (see :func:`~sparkwright.data.lake.write_rejects`).
 
     Args:
         spark: The session.
@@ -83,7 +83,7 @@ def ingest(
         if input_rows == 0:
             raise DataError(f"source {source.path!r} has no data rows (only a header, or nothing to parse).")
         accepted, rejected = split_parsed(frame, columns, source.path)
-        write_table(rejected.withColumn("_ingested_at", F.current_timestamp()), rejects_path, allow_schema_change=True)
+        write_rejects(rejected.withColumn("_ingested_at", F.current_timestamp()), rejects_path, rows=rejected_rows)
         fraction = rejected_rows / input_rows
         if fraction > max_rejected_fraction:
             examples = [row["_reason"] for row in rejected.select("_reason").limit(3).collect()]

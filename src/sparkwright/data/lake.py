@@ -42,6 +42,13 @@ def table_version(spark: SparkSession, path: str) -> int:
         DataError: No Delta table exists there.
     """
     _require_table(spark, path)
+    local = local_path(path)
+    if local is not None:
+        # Commit N is the file _delta_log/<N, 20 digits>.json: reading names is instant, a history query is a job.
+        commits = [name[:-5] for name in os.listdir(os.path.join(local, "_delta_log")) if name.endswith(".json")]
+        versions = [int(stem) for stem in commits if stem.isdigit()]
+        if versions:
+            return max(versions)
     return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
 
 
@@ -121,6 +128,18 @@ def write_table(
             log.info("replacing the schema of %s: %s", path, "; ".join(differences))
     writer.save(path)
     return table_version(spark, path)
+
+
+def write_rejects(rejected: DataFrame, path: str, *, rows: int) -> int | None:
+    """Overwrite a rejects table with ``rejected`` (``rows`` of them); return its version.
+
+    An empty rejects table is not created: it would cost a Delta commit to say nothing. An existing
+    one is always overwritten, so rejects of an earlier run are never mistaken for this run's. The
+    schema may change between runs (it mirrors the source), so it is replaced rather than enforced.
+    """
+    if rows == 0 and not table_exists(rejected.sparkSession, path):
+        return None
+    return write_table(rejected, path, allow_schema_change=True)
 
 
 def restore_table(spark: SparkSession, path: str, version: int) -> int:

@@ -47,6 +47,8 @@ class ModelType:
     tasks: ClassVar[tuple[str, ...]] = ("regression",)
     # False when the type must see the label in its own units even if the project trains on log(label).
     fits_log_label: ClassVar[bool] = True
+    # False when the type ignores the features (the baseline): its pipeline then skips featurization.
+    uses_features: ClassVar[bool] = True
 
     def validate_params(self, params: Mapping[str, Any], path: str = "params") -> None:
         """Check ``params`` without starting Spark.

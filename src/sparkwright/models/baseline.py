@@ -48,6 +48,7 @@ class Baseline(ModelType):
     name = "baseline"
     tasks = ("regression",)
     fits_log_label = False
+    uses_features = False
 
     def build(
         self, params: Mapping[str, Any], *, label_col: str, features_col: str, prediction_col: str

@@ -85,7 +85,11 @@ def fit_model(
     _check_training_data(train_df, label_col, list(categorical), list(numeric), impute, log_label)
 
     on_log = log_label and model_type.fits_log_label
-    feature_stages = build_feature_stages(categorical, numeric, impute=impute, features_col=_FEATURES)
+    feature_stages = (
+        build_feature_stages(categorical, numeric, impute=impute, features_col=_FEATURES)
+        if model_type.uses_features
+        else []
+    )
     estimator = model_type.build(
         params,
         label_col=_LOG_LABEL if on_log else label_col,

@@ -22,6 +22,7 @@ from rich.table import Table
 from sparkwright.errors import ConfigError, DataError, ModelError, SparkwrightError
 
 if TYPE_CHECKING:
+    from sparkwright.config import ProjectConfig
     from sparkwright.pipeline import RunResult
 
 app = typer.Typer(
@@ -120,8 +121,8 @@ def run_command(
     with _user_errors():
         from sparkwright.config import load_project
 
-        config = load_project(project_file)
-        _run_and_report(config, workspace, master, remote, _spark_conf(conf))
+        spark_conf = _spark_conf(conf)
+        _run_and_report(load_project(project_file), workspace, master, remote, spark_conf)
 
 
 @app.command()
@@ -140,10 +141,30 @@ def demo(
         ws = Workspace.resolve(workspace)
         project_file = materialise_example("hotel_rates", ws, sample_rows=sample)
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
-        _run_and_report(load_project(project_file), ws.root, None, None, {})
+        result = _run_and_report(load_project(project_file), ws.root, None, None, {})
+        if result.registered_model:
+            _show_champion_scores(result, ws)
 
 
-def _run_and_report(config, workspace: Path | None, master: str | None, remote: str | None, conf: dict) -> None:
+def _show_champion_scores(result: RunResult, ws) -> None:
+    """Prove the registered champion is usable outside Spark ML code: load it as pyfunc and score rows."""
+    from sparkwright.data import read_table
+    from sparkwright.session import get_session
+    from sparkwright.tracking import CHAMPION, Tracker
+
+    model = Tracker(ws.tracking_uri, ws.artifacts).load_pyfunc(result.registered_model, CHAMPION)
+    inputs = model.metadata.get_input_schema().input_names()
+    silver = result.tables["silver"]
+    rows = read_table(get_session(), silver.path, silver.version).limit(3).toPandas()
+    predicted = model.predict(rows[inputs])
+    label = result.label
+    pairs = ", ".join(f"{p:.1f} (actual {a:.1f})" for p, a in zip(list(predicted), rows[label], strict=True))
+    console.print(f"mlflow.pyfunc.load_model('models:/{result.registered_model}@{CHAMPION}') predicts: {pairs}")
+
+
+def _run_and_report(
+    config: ProjectConfig, workspace: Path | None, master: str | None, remote: str | None, conf: dict[str, str]
+) -> RunResult:
     from sparkwright.pipeline import run
     from sparkwright.session import get_session
 
@@ -153,6 +174,7 @@ def _run_and_report(config, workspace: Path | None, master: str | None, remote: 
         spark = get_session(master=master or config.spark.master, remote=remote or config.spark.remote, conf=spark_conf)
     result = run(config, spark=spark, workspace=workspace, reporter=reporter)
     _print_result(result)
+    return result
 
 
 def _print_result(result: RunResult) -> None:
@@ -196,7 +218,7 @@ def ui(
     host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it private.")] = "127.0.0.1",
 ) -> None:
     """Start the MLflow UI on the workspace's tracking store."""
-    import subprocess
+    import os
 
     from sparkwright.workspace import Workspace
 
@@ -216,7 +238,9 @@ def ui(
         str(port),
     ]
     console.print(f"MLflow UI on http://{host}:{port} (Ctrl+C to stop), store {ws.tracking_uri}")
-    raise typer.Exit(subprocess.call(command))
+    sys.stdout.flush()
+    # Become the MLflow process, so signals (Ctrl+C, a supervisor's SIGTERM) reach it directly.
+    os.execv(sys.executable, command)
 
 
 def main() -> None:

@@ -81,6 +81,7 @@ class RunResult:
     """What ``run`` did: tracking ids, tables with versions, the leaderboard and the registered model."""
 
     project: str
+    label: str
     metric: str
     higher_is_better: bool
     experiment_id: str
@@ -169,7 +170,7 @@ def run(
     experiment_id = tracker.experiment_id(config.name)
 
     with tracker.run(experiment_id, f"{config.name}-run", tags={"sparkwright.task": config.task}) as parent_id:
-        tracker.log_text(parent_id, yaml.safe_dump(config.model_dump(mode="json", by_alias=True)), "project.yaml")
+        tracker.log_text(parent_id, project_file_text(config), "project.yaml")
         with stage("ingest", "Ingesting the source into the bronze table"):
             tables, ingest_result = _ingest(spark, config, ws)
         with stage("cleanse", "Cleansing into the silver table"):
@@ -200,6 +201,7 @@ def run(
         results.sort(key=lambda m: m.metrics[config.selection_metric], reverse=higher)
         result = RunResult(
             project=config.name,
+            label=config.data.label or "",
             metric=config.selection_metric,
             higher_is_better=higher,
             experiment_id=experiment_id,
@@ -219,6 +221,11 @@ def run(
         result.stage_seconds = timings
         tracker.log_metrics(parent_id, {f"seconds_{k.replace(':', '_')}": v for k, v in timings.items()})
     return result
+
+
+def project_file_text(config: ProjectConfig) -> str:
+    """The validated project as YAML, defaults included: what the run actually used."""
+    return yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)
 
 
 def validate_models(config: ProjectConfig) -> None:
@@ -378,8 +385,10 @@ def _train_one(
         )
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds})
         example = test.select(*categorical, *numeric).limit(5)
+        project_yaml = project_file_text(config)
 
         def write_artifacts() -> None:
+            tracker.log_text(run_id, project_yaml, "project.yaml")
             # Training-set metrics show over-fitting; nothing downstream waits for them.
             train_metrics = regression_metrics(predict(fitted, train), label)
             tracker.log_metrics(run_id, {f"train_{k}": v for k, v in train_metrics.items()})

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.pyfunc import PyFuncModel
     from pyspark.ml import PipelineModel
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,21 @@ class Tracker:
             return self.client.get_model_version_by_alias(name, alias)
         except MlflowException:
             return None
+
+    def load_pyfunc(self, name: str, alias: str = CHAMPION) -> PyFuncModel:
+        """Load ``models:/<name>@<alias>`` of this store as a pyfunc model (files fetched through the client).
+
+        Raises:
+            TrackingError: No such model or alias.
+        """
+        import mlflow.pyfunc
+
+        version = self.version_by_alias(name, alias)
+        if version is None:
+            raise TrackingError(f"no version of model {name!r} has alias {alias!r} in {self.tracking_uri}.")
+        folder = tempfile.mkdtemp(prefix="sparkwright-load-")
+        local = self.client.download_artifacts(version.run_id, "model", folder)
+        return mlflow.pyfunc.load_model(local)
 
     def run_metric(self, run_id: str, metric: str) -> float | None:
         return self.client.get_run(run_id).data.metrics.get(metric)

@@ -123,3 +123,59 @@ def test_invalid_project_file_exits_2_before_touching_data(edit_project, hotel_p
         assert result.exit_code == 2, result.output
         assert re.search(message, " ".join(result.output.split()))
     assert not Path(workspace.lake).exists()
+
+
+def test_demo_runs_the_bundled_example_and_scores_with_the_champion(spark, workspace):
+    result = invoke("demo", "--sample", "1500", "--workspace", str(workspace.root))
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "Leaderboard (rmse, test set)" in out
+    for model in ("baseline", "linear_regression", "decision_tree", "random_forest", "gbt"):
+        assert model in out
+    assert "promoted to champion" in out
+    assert "mlflow.pyfunc.load_model('models:/hotel-rates@champion') predicts:" in out
+    assert (workspace.root / "examples" / "hotel_rates" / "hotel_rates.yaml").is_file()
+
+
+def test_ui_serves_the_workspace_store(workspace):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cli = Path(sys.executable).with_name("sparkwright")
+    server = subprocess.Popen(
+        [str(cli), "ui", "--workspace", str(workspace.root), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # MLflow starts uvicorn workers: stop the whole group
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "the MLflow UI did not answer within 90 s"
+                time.sleep(1)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search",
+            data=b'{"max_results": 10}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert b"Default" in response.read()  # the workspace's own SQLite store answers
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert (workspace.root / "mlflow.db").is_file()

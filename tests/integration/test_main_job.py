@@ -71,6 +71,7 @@ def test_runs_are_nested_with_lineage_metrics_and_artifacts(first_run, workspace
         "plots/residuals.png",
         "plots/feature_importance.png",
     }
+    assert "project.yaml" in {a.path for a in client.list_artifacts(tree.info.run_id)}
     importances = mlflow.artifacts.load_dict(f"runs:/{tree.info.run_id}/feature_importance.json")
     assert "lead_time" in importances  # named by original column, not by vector index
     parent = client.get_run(first_run.parent_run_id)

@@ -63,10 +63,6 @@ def get_session(
     """
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-
     settings = get_settings()
     master = master or settings.master
     remote = remote or settings.remote
@@ -75,6 +71,9 @@ def get_session(
             f"Both a Spark master ({master!r}) and a Spark Connect URL ({remote!r}) were given; "
             "choose one (--master for classic Spark, --remote for Spark Connect)."
         )
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     local = not remote and (master or "local[*]").startswith("local")
     merged = {
         **_BASE_CONF,
@@ -103,6 +102,13 @@ def get_session(
         if not remote:
             builder = _with_delta_jars(builder, merged)
         spark = builder.getOrCreate()
+    except ImportError as exc:
+        if remote:
+            raise SessionError(
+                f"Spark Connect needs its client libraries ({exc}); install them with "
+                "`pip install 'sparkwright[connect]'`."
+            ) from exc
+        raise
     except Exception as exc:
         where = remote or master or "local[*]"
         raise SessionError(

@@ -68,3 +68,16 @@ def test_import_layers_hold():
     done = subprocess.run([str(lint_imports)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Contracts: 1 kept, 0 broken." in done.stdout
+
+
+def test_bad_conf_option_exits_2_with_an_example(tmp_path: Path):
+    out = cli_in_fresh_process("run", str(tmp_path / "any.yaml"), "--conf", "spark.executor.memory")
+    assert "EXIT 2" in out
+    assert "--conf expects KEY=VALUE, got 'spark.executor.memory'" in out
+    assert "JVM False" in out
+
+
+def test_missing_project_file_exits_2(tmp_path: Path):
+    out = cli_in_fresh_process("run", str(tmp_path / "nope.yaml"))
+    assert "EXIT 2" in out and "nope.yaml' does not exist" in out
+    assert "JVM False" in out

@@ -1,0 +1,46 @@
+"""The one SparkSession builder: Delta, Arrow, the driver's interpreter, quiet, reused when active."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from sparkwright.errors import SessionError
+from sparkwright.session import get_session
+
+
+def test_session_is_configured_for_delta_arrow_and_the_driver_interpreter(spark):
+    conf = spark.conf
+    assert conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf.get("spark.sql.catalog.spark_catalog") == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    assert conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
+    assert conf.get("spark.ui.enabled") == "false"
+    assert conf.get("spark.pyspark.python") == os.environ["PYSPARK_PYTHON"] == sys.executable
+    # A Python UDF runs in a worker on the same interpreter, so pandas is importable there.
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("string")
+    def worker_python(values):
+        return values.map(lambda _: sys.executable)
+
+    assert spark.range(1).select(worker_python("id")).first()[0] == sys.executable
+
+
+def test_active_session_is_reused(spark):
+    assert get_session() is spark
+    assert get_session(conf={"spark.sql.shuffle.partitions": "99"}) is spark
+
+
+def test_master_and_remote_together_are_refused(spark):
+    with pytest.raises(SessionError, match=r"Both a Spark master \('local\[2\]'\) and a Spark Connect URL"):
+        get_session(master="local[2]", remote="sc://localhost:15002")
+
+
+def test_delta_jars_are_remembered_after_the_first_start(spark):
+    from sparkwright.session import _cached_delta_jars
+
+    jars = _cached_delta_jars()
+    assert any("delta-spark" in jar for jar in jars)
+    assert all(os.path.isfile(jar) for jar in jars)

@@ -1,6 +1,6 @@
 """Project files: schema, loading and validation."""
 
-from sparkwright.config.loader import load_project, parse_project, yaml_path
+from sparkwright.config.loader import load_project, parse_project, project_file_text, yaml_path
 from sparkwright.config.schema import (
     CleanseConfig,
     DataConfig,
@@ -26,5 +26,6 @@ __all__ = [
     "TaskSpec",
     "load_project",
     "parse_project",
+    "project_file_text",
     "yaml_path",
 ]

@@ -48,6 +48,11 @@ def parse_project(raw: Any) -> ProjectConfig:
     return config
 
 
+def project_file_text(config: ProjectConfig) -> str:
+    """The validated project as YAML, defaults included: what a run actually used."""
+    return yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)
+
+
 def yaml_path(loc: tuple[int | str, ...]) -> str:
     """``('models', 2, 'params')`` -> ``models[2].params``."""
     out = ""

@@ -1,0 +1,207 @@
+"""The main job: ingest -> cleanse -> split -> train + evaluate -> register, chained from a project file.
+
+Every stage is a public function of its own module; this module only wires them together, tracks
+them in MLflow and reports progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sparkwright.config import ModelSpec, ProjectConfig, load_project, parse_project, project_file_text
+from sparkwright.errors import ConfigError, DataError, ModelError
+from sparkwright.pipeline.artifacts import ArtifactWriter
+from sparkwright.pipeline.promotion import register_best
+from sparkwright.pipeline.results import BASELINE, ModelResult, RunResult, TableRef, lineage_params
+from sparkwright.pipeline.training import train_one
+from sparkwright.tracking import Tracker
+from sparkwright.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from sparkwright.data import IngestResult
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Receives progress: the CLI draws it with Rich, a notebook gets nothing by default."""
+
+    def stage(self, name: str, description: str) -> Any: ...
+
+    def info(self, message: str) -> None: ...
+
+
+class _SilentReporter:
+    @contextmanager
+    def stage(self, name: str, description: str) -> Iterator[None]:
+        yield
+
+    def info(self, message: str) -> None:
+        log.info(message)
+
+
+def run(
+    project: str | os.PathLike[str] | ProjectConfig | dict[str, Any],
+    *,
+    spark: SparkSession | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Run the main job for a project file (or an already-validated config).
+
+    Example:
+        >>> result = sparkwright.run("examples/hotel_rates.yaml")
+        >>> result.best.name, result.best.metrics["rmse"], result.model_uri
+
+    Raises:
+        ConfigError: The project file is invalid.
+        DataError: The data cannot be used (missing file, unknown column, too many malformed rows).
+        ModelError: A model type or its parameters are invalid.
+    """
+    config = _as_config(project)
+    reporter = reporter or _SilentReporter()
+    ws = Workspace.resolve(workspace or config.workspace)
+    validate_models(config)
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str, description: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with reporter.stage(name, description):
+            yield
+        timings[name] = time.perf_counter() - started
+
+    if spark is None:
+        with stage("session", "Starting Spark"):
+            spark = _session_for(config)
+    tracker = Tracker(ws.tracking_uri, ws.artifacts)
+    experiment_id = tracker.experiment_id(config.name)
+
+    with tracker.run(experiment_id, f"{config.name}-run", tags={"sparkwright.task": config.task}) as parent_id:
+        tracker.log_text(parent_id, project_file_text(config), "project.yaml")
+        with stage("ingest", "Ingesting the source into the bronze table"):
+            tables, ingest_result = _ingest(spark, config, ws)
+        with stage("cleanse", "Cleansing into the silver table"):
+            silver_ref, cleanse_report = _cleanse(spark, config, ws, tables["bronze"])
+            tables["silver"] = silver_ref
+        tracker.log_params(parent_id, lineage_params(tables))
+        tracker.log_delta_input(parent_id, silver_ref.path, silver_ref.version)
+        tracker.log_dict(parent_id, cleanse_report, "cleanse_report.json")
+
+        with stage("split", "Splitting train / test"):
+            train, test, counts = _split(spark, config, silver_ref)
+            tracker.log_params(parent_id, counts)
+
+        results: list[ModelResult] = []
+        specs = [ModelSpec(type=BASELINE), *config.models]
+        with ArtifactWriter(tracker) as artifacts:
+            for spec in specs:
+                with stage(f"train:{spec.display_name}", f"Training {spec.display_name}"):
+                    results.append(
+                        train_one(tracker, artifacts, experiment_id, parent_id, config, spec, train, test, silver_ref)
+                    )
+            with stage("artifacts", "Writing models and plots"):
+                artifacts.wait()
+        train.unpersist()
+        test.unpersist()
+
+        higher = config.task_spec.higher_is_better(config.selection_metric)
+        results.sort(key=lambda m: m.metrics[config.selection_metric], reverse=higher)
+        result = RunResult(
+            project=config.name,
+            label=config.data.label or "",
+            metric=config.selection_metric,
+            higher_is_better=higher,
+            experiment_id=experiment_id,
+            parent_run_id=parent_id,
+            workspace=ws.root,
+            tables=tables,
+            ingest=ingest_result,
+            cleanse_report=cleanse_report,
+            models=results,
+        )
+        tracker.log_dict(parent_id, {"leaderboard": result.leaderboard()}, "leaderboard.json")
+        tracker.log_metrics(parent_id, {f"best_{k}": v for k, v in result.best.metrics.items() if isinstance(v, float)})
+
+        if config.registry is not None:
+            with stage("register", "Registering the best model"):
+                register_best(tracker, config, result)
+        result.stage_seconds = timings
+        tracker.log_metrics(parent_id, {f"seconds_{k.replace(':', '_')}": v for k, v in timings.items()})
+    return result
+
+
+def validate_models(config: ProjectConfig) -> None:
+    """Check every model type and its params without starting Spark (``sparkwright validate``)."""
+    from sparkwright.models import get_model_type
+
+    for index, spec in enumerate(config.models):
+        path = f"models[{index}]"
+        try:
+            model_type = get_model_type(spec.type, config.task)
+        except ModelError as exc:
+            raise ConfigError(str(exc), path=f"{path}.type") from None
+        model_type.validate_params(spec.params, f"{path}.params")
+
+
+def _as_config(project: str | os.PathLike[str] | ProjectConfig | dict[str, Any]) -> ProjectConfig:
+    if isinstance(project, ProjectConfig):
+        return project
+    if isinstance(project, dict):
+        return parse_project(project)
+    return load_project(project)
+
+
+def _session_for(config: ProjectConfig) -> SparkSession:
+    from sparkwright.session import get_session
+
+    return get_session(master=config.spark.master, remote=config.spark.remote, conf=config.spark.conf)
+
+
+def _ingest(spark: SparkSession, config: ProjectConfig, ws: Workspace) -> tuple[dict[str, TableRef], IngestResult]:
+    from sparkwright.data import ingest
+
+    bronze = ws.table_path(config.name, "bronze")
+    rejects = ws.table_path(config.name, "bronze_rejects")
+    result = ingest(spark, config.data.source, bronze, rejects, max_rejected_fraction=config.data.max_rejected_fraction)
+    return {"bronze": TableRef(bronze, result.version)}, result
+
+
+def _cleanse(
+    spark: SparkSession, config: ProjectConfig, ws: Workspace, bronze: TableRef
+) -> tuple[TableRef, dict[str, Any]]:
+    from sparkwright.data import cleanse, read_table, write_silver
+
+    result = cleanse(read_table(spark, bronze.path, bronze.version), config)
+    silver_path = ws.table_path(config.name, "silver")
+    if result.report["output_rows"] == 0:
+        raise DataError(
+            f"cleansing left no rows for {silver_path} ({result.report}); check cleanse.filters and the label."
+        )
+    version = write_silver(result, silver_path, ws.table_path(config.name, "silver_rejects"))
+    return TableRef(silver_path, version), dict(result.report)
+
+
+def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tuple[DataFrame, DataFrame, dict]:
+    from sparkwright.data import read_table, split_train_test
+
+    df = read_table(spark, silver.path, silver.version)
+    train, test = split_train_test(
+        df, test_fraction=config.split.test_fraction, seed=config.split.seed, key_columns=config.data.keys or None
+    )
+    train, test = train.cache(), test.cache()
+    counts = {"train_rows": train.count(), "test_rows": test.count()}
+    if not counts["train_rows"] or not counts["test_rows"]:
+        raise DataError(
+            f"the split left {counts['train_rows']} training and {counts['test_rows']} test rows; "
+            "the data has too few rows for split.test_fraction="
+            f"{config.split.test_fraction}."
+        )
+    return train, test, counts

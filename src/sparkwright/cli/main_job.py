@@ -1,101 +1,38 @@
-"""The ``sparkwright`` command line. Heavy modules (pyspark, mlflow) are imported inside the commands,
-so ``--help`` and ``validate`` answer without starting a JVM.
-
-Exit codes: 0 success, 1 unexpected error, 2 invalid project file or option, 3 unusable data,
-4 invalid model, 5 Spark or MLflow failure.
-"""
+"""The main job's commands: validate, run, demo, ui."""
 
 from __future__ import annotations
 
-import logging
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from sparkwright.errors import ConfigError, DataError, ModelError, SparkwrightError
+from sparkwright.cli.common import (
+    ConfOption,
+    MasterOption,
+    RemoteOption,
+    RichReporter,
+    VerboseOption,
+    WorkspaceOption,
+    app,
+    configure_logging,
+    console,
+    parse_spark_conf,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from sparkwright.config import ProjectConfig
     from sparkwright.pipeline import RunResult
-
-app = typer.Typer(
-    name="sparkwright",
-    help="Scalable machine learning on Apache Spark: Delta Lake data, Spark ML models, MLflow tracking.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-err_console = Console(stderr=True)
-
-EXIT_CODES: dict[type[SparkwrightError], int] = {ConfigError: 2, DataError: 3, ModelError: 4}
-
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace", "-w", help="Workspace folder [default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace]."
-    ),
-]
-MasterOption = Annotated[str | None, typer.Option("--master", help="Spark master URL, e.g. spark://host:7077.")]
-RemoteOption = Annotated[str | None, typer.Option("--remote", help="Spark Connect URL, e.g. sc://host:15002.")]
-ConfOption = Annotated[
-    list[str] | None, typer.Option("--conf", help="Extra Spark conf KEY=VALUE (repeatable).", metavar="KEY=VALUE")
-]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show sparkwright's INFO logs.")]
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn sparkwright errors into one red line and a documented exit code (no traceback)."""
-    try:
-        yield
-    except SparkwrightError as exc:
-        code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 5)
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code) from None
-
-
-class RichReporter:
-    """Shows one spinner per stage and a check mark with its duration when it ends."""
-
-    @contextmanager
-    def stage(self, name: str, description: str) -> Iterator[None]:
-        started = time.perf_counter()
-        with console.status(f"{description} ..."):
-            yield
-        console.print(f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]")
-
-    def info(self, message: str) -> None:
-        console.print(message)
-
-
-def _spark_conf(pairs: list[str] | None) -> dict[str, str]:
-    conf = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--conf expects KEY=VALUE, got {pair!r}; e.g. --conf spark.executor.memory=4g.")
-        conf[key.strip()] = value.strip()
-    return conf
-
-
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from sparkwright.workspace import Workspace
 
 
 @app.command()
 def validate(project_file: Annotated[Path, typer.Argument(help="The project YAML file.")]) -> None:
     """Check a project file (schema, cross-field rules, model types and params) without starting Spark."""
-    with _user_errors():
+    with user_errors():
         from sparkwright.config import load_project
         from sparkwright.pipeline import validate_models
 
@@ -117,12 +54,12 @@ def run_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Run the main job: ingest, cleanse, split, train and evaluate against a baseline, register the best."""
-    _configure_logging(verbose)
-    with _user_errors():
+    configure_logging(verbose)
+    with user_errors():
         from sparkwright.config import load_project
 
-        spark_conf = _spark_conf(conf)
-        _run_and_report(load_project(project_file), workspace, master, remote, spark_conf)
+        extra_conf = parse_spark_conf(conf)
+        _run_and_report(load_project(project_file), workspace, master, remote, extra_conf)
 
 
 @app.command()
@@ -132,8 +69,8 @@ def demo(
     verbose: VerboseOption = False,
 ) -> None:
     """Write the bundled hotel_rates example into the workspace and run it end to end."""
-    _configure_logging(verbose)
-    with _user_errors():
+    configure_logging(verbose)
+    with user_errors():
         from sparkwright.config import load_project
         from sparkwright.demo import materialise_example
         from sparkwright.workspace import Workspace
@@ -146,7 +83,7 @@ def demo(
             _show_champion_scores(result, ws)
 
 
-def _show_champion_scores(result: RunResult, ws) -> None:
+def _show_champion_scores(result: RunResult, ws: Workspace) -> None:
     """Prove the registered champion is usable outside Spark ML code: load it as pyfunc and score rows."""
     from sparkwright.data import read_table
     from sparkwright.session import get_session
@@ -241,8 +178,3 @@ def ui(
     sys.stdout.flush()
     # Become the MLflow process, so signals (Ctrl+C, a supervisor's SIGTERM) reach it directly.
     os.execv(sys.executable, command)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

@@ -1,0 +1,19 @@
+"""The ``sparkwright`` command line. Heavy modules (pyspark, mlflow) are imported inside the commands,
+so ``--help`` and ``validate`` answer without starting a JVM.
+
+Exit codes: 0 success, 1 unexpected error, 2 invalid project file or option, 3 unusable data,
+4 invalid model, 5 Spark or MLflow failure.
+
+Each module of this package registers its commands on the shared ``app`` when imported.
+"""
+
+from sparkwright.cli import main_job  # noqa: F401  (registers its commands)
+from sparkwright.cli.common import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

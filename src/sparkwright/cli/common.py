@@ -1,0 +1,81 @@
+"""What every command shares: the Typer app, consoles, common options, error handling and progress."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sparkwright.errors import ConfigError, DataError, ModelError, SparkwrightError
+
+app = typer.Typer(
+    name="sparkwright",
+    help="Scalable machine learning on Apache Spark: Delta Lake data, Spark ML models, MLflow tracking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_CODES: dict[type[SparkwrightError], int] = {ConfigError: 2, DataError: 3, ModelError: 4}
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace folder [default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace]."
+    ),
+]
+MasterOption = Annotated[str | None, typer.Option("--master", help="Spark master URL, e.g. spark://host:7077.")]
+RemoteOption = Annotated[str | None, typer.Option("--remote", help="Spark Connect URL, e.g. sc://host:15002.")]
+ConfOption = Annotated[
+    list[str] | None, typer.Option("--conf", help="Extra Spark conf KEY=VALUE (repeatable).", metavar="KEY=VALUE")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show sparkwright's INFO logs.")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn sparkwright errors into one red line and a documented exit code (no traceback)."""
+    try:
+        yield
+    except SparkwrightError as exc:
+        code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 5)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code) from None
+
+
+class RichReporter:
+    """Shows one spinner per stage and a check mark with its duration when it ends."""
+
+    @contextmanager
+    def stage(self, name: str, description: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with console.status(f"{description} ..."):
+            yield
+        console.print(f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]")
+
+    def info(self, message: str) -> None:
+        console.print(message)
+
+
+def parse_spark_conf(pairs: list[str] | None) -> dict[str, str]:
+    conf = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--conf expects KEY=VALUE, got {pair!r}; e.g. --conf spark.executor.memory=4g.")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )

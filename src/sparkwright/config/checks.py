@@ -79,6 +79,25 @@ def check_spark_target(config: ProjectConfig) -> None:
         )
 
 
+def check_ingest_mode(config: ProjectConfig) -> None:
+    if config.data.ingest.mode == "merge" and not config.data.keys:
+        raise ConfigError(
+            "merge upserts rows by their key, but data.keys is empty; list the key columns in data.keys "
+            "or use mode: overwrite / append.",
+            "data.ingest.mode",
+        )
+
+
+def check_custom_steps(config: ProjectConfig) -> None:
+    for index, step in enumerate(config.cleanse.steps):
+        module, sep, function = step.partition(":")
+        if not sep or not module or not function.isidentifier():
+            raise ConfigError(
+                f"a step is 'module:function' (e.g. my_project.cleaning:fix_prices), got {step!r}.",
+                f"cleanse.steps[{index}]",
+            )
+
+
 CHECKS: list[Check] = [
     check_task_known,
     check_metric_fits_task,
@@ -86,6 +105,8 @@ CHECKS: list[Check] = [
     check_log_label,
     check_model_names_unique,
     check_spark_target,
+    check_ingest_mode,
+    check_custom_steps,
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sparkwright.config.quality import QualityRule
 from sparkwright.config.tasks import TASKS, TaskSpec
 
 SourceFormat = Literal["csv", "parquet", "json", "delta"]
@@ -33,6 +34,19 @@ class SourceConfig(_Strict):
     )
 
 
+class IngestConfig(_Strict):
+    """How a source lands in the bronze table."""
+
+    mode: Literal["overwrite", "append", "merge"] | None = Field(
+        default=None,
+        description="overwrite: replace the rows; append: add them; merge: upsert by data.keys (idempotent). "
+        "Default: merge when data.keys is set, else overwrite.",
+    )
+    evolve_schema: bool = Field(
+        default=False, description="Let append/merge add new columns (never drop or retype existing ones)."
+    )
+
+
 class DataConfig(_Strict):
     source: SourceConfig
     label: str | None = Field(default=None, description="The column to predict.")
@@ -42,6 +56,7 @@ class DataConfig(_Strict):
     max_rejected_fraction: float = Field(
         default=0.05, ge=0, le=1, description="Stop when more of the input than this is malformed."
     )
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
 
 
 class CleanseConfig(_Strict):
@@ -53,6 +68,20 @@ class CleanseConfig(_Strict):
     categorical_missing: str = Field(default="missing", description="Level that replaces null strings.")
     filters: list[str] = Field(default_factory=list, description="Spark SQL conditions rows must meet.")
     log_label: bool = Field(default=False, description="Train on log(label); predict back in label units.")
+    steps: list[str] = Field(
+        default_factory=list,
+        description="Your own cleansing steps, 'module:function', each taking and returning a Spark or "
+        "pandas-on-Spark DataFrame.",
+    )
+
+
+class ExploreConfig(_Strict):
+    """The exploration (profile) report of the silver table."""
+
+    enabled: bool = True
+    bins: int = Field(default=20, ge=2, le=200, description="Histogram bins per numeric column.")
+    top_values: int = Field(default=10, ge=1, le=100, description="Most frequent values shown per column.")
+    max_correlation_columns: int = Field(default=30, ge=2, le=200, description="Numeric columns in the matrix.")
 
 
 class SplitConfig(_Strict):
@@ -90,6 +119,10 @@ class ProjectConfig(_Strict):
     task: str = Field(description="regression (classification, clustering, ... follow).")
     data: DataConfig
     cleanse: CleanseConfig = Field(default_factory=CleanseConfig)
+    quality: list[QualityRule] = Field(
+        default_factory=list, description="Data-quality rules; failures are quarantined."
+    )
+    explore: ExploreConfig = Field(default_factory=ExploreConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     models: list[ModelSpec] = Field(min_length=1)
     metric: str | None = Field(default=None, description="Metric that picks the best model.")

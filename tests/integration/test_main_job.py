@@ -91,3 +91,29 @@ def test_second_run_registers_challenger_and_keeps_a_better_champion(first_run, 
     # Re-ingesting the same file writes a new version with the same rows: nothing is duplicated.
     assert second.tables["bronze"].version == first_run.tables["bronze"].version + 1
     assert read_table(spark, second.tables["bronze"].path).count() == 2000
+
+
+def test_data_version_retrains_on_exactly_that_data(first_run, spark, hotel_project, workspace):
+    # New data arrives: the source loses its last 500 rows, so silver moves to a new version.
+    csv = hotel_project.parent / "data" / "hotel_rates.csv"
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join(lines[:-500]) + "\n")
+    changed = sparkwright.run(hotel_project, spark=spark)
+    assert changed.tables["silver"].version == first_run.tables["silver"].version + 1
+    assert changed.best.metrics["rmse"] != pytest.approx(first_run.best.metrics["rmse"], rel=1e-9)
+
+    again = sparkwright.run(hotel_project, spark=spark, data_version=first_run.tables["silver"].version)
+    assert again.ingest is None
+    assert again.tables == {"silver": first_run.tables["silver"]}
+    for before, after in zip(
+        sorted(first_run.models, key=lambda m: m.name), sorted(again.models, key=lambda m: m.name), strict=True
+    ):
+        assert after.metrics == pytest.approx(before.metrics, rel=1e-9), before.name
+    run = mlflow_client(workspace).get_run(again.parent_run_id)
+    assert run.data.tags["sparkwright.data_version"] == str(first_run.tables["silver"].version)
+    assert run.data.params["silver_version"] == str(first_run.tables["silver"].version)
+
+
+def test_data_version_that_does_not_exist_is_a_clear_error(first_run, spark, hotel_project):
+    with pytest.raises(sparkwright.DataError, match=r"--data-version 7: the silver table .* has versions 0 to 0"):
+        sparkwright.run(hotel_project, spark=spark, data_version=7)

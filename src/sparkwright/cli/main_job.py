@@ -51,6 +51,14 @@ def run_command(
     master: MasterOption = None,
     remote: RemoteOption = None,
     conf: ConfOption = None,
+    data_version: Annotated[
+        int | None,
+        typer.Option(
+            "--data-version",
+            help="Skip ingest and cleanse; train on this version of the silver table (an earlier run's data).",
+            min=0,
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run the main job: ingest, cleanse, split, train and evaluate against a baseline, register the best."""
@@ -59,7 +67,7 @@ def run_command(
         from sparkwright.config import load_project
 
         extra_conf = parse_spark_conf(conf)
-        _run_and_report(load_project(project_file), workspace, master, remote, extra_conf)
+        _run_and_report(load_project(project_file), workspace, master, remote, extra_conf, data_version)
 
 
 @app.command()
@@ -100,7 +108,12 @@ def _show_champion_scores(result: RunResult, ws: Workspace) -> None:
 
 
 def _run_and_report(
-    config: ProjectConfig, workspace: Path | None, master: str | None, remote: str | None, conf: dict[str, str]
+    config: ProjectConfig,
+    workspace: Path | None,
+    master: str | None,
+    remote: str | None,
+    conf: dict[str, str],
+    data_version: int | None = None,
 ) -> RunResult:
     from sparkwright.pipeline import run
     from sparkwright.session import get_session
@@ -109,17 +122,21 @@ def _run_and_report(
     reporter = RichReporter()
     with reporter.stage("session", "Starting Spark"):
         spark = get_session(master=master or config.spark.master, remote=remote or config.spark.remote, conf=spark_conf)
-    result = run(config, spark=spark, workspace=workspace, reporter=reporter)
+    result = run(config, spark=spark, workspace=workspace, reporter=reporter, data_version=data_version)
     _print_result(result)
     return result
 
 
 def _print_result(result: RunResult) -> None:
-    ingest = result.ingest
-    console.print(
-        f"\nInput rows {ingest.input_rows:,} = accepted {ingest.accepted_rows:,} + rejected {ingest.rejected_rows:,}"
-        f"; after cleansing {result.cleanse_report.get('output_rows', '?'):,} rows."
-    )
+    ingest, rows = result.ingest, result.cleanse_report.get("output_rows", 0)
+    if ingest is None:
+        silver = result.tables["silver"]
+        console.print(f"\nTrained on silver version {silver.version} ({rows:,} rows), as asked by --data-version.")
+    else:
+        console.print(
+            f"\nInput rows {ingest.input_rows:,} = accepted {ingest.accepted_rows:,} + rejected "
+            f"{ingest.rejected_rows:,}; after cleansing {rows:,} rows."
+        )
     table = Table(title=f"Leaderboard ({result.metric}, test set)", title_justify="left")
     metrics = [m for m in result.models[0].metrics if m != "mse"]  # rmse says the same in label units
     table.add_column("#", justify="right")

@@ -53,8 +53,13 @@ def run(
     spark: SparkSession | None = None,
     workspace: str | os.PathLike[str] | None = None,
     reporter: Reporter | None = None,
+    data_version: int | None = None,
 ) -> RunResult:
     """Run the main job for a project file (or an already-validated config).
+
+    With ``data_version`` the ingest and cleanse stages are skipped and the models are trained on
+    that version of the silver table: the exact data of an earlier run (its ``silver_version`` param),
+    so deterministic models reproduce its metrics.
 
     Example:
         >>> result = sparkwright.run("examples/hotel_rates.yaml")
@@ -86,11 +91,18 @@ def run(
 
     with tracker.run(experiment_id, f"{config.name}-run", tags={"sparkwright.task": config.task}) as parent_id:
         tracker.log_text(parent_id, project_file_text(config), "project.yaml")
-        with stage("ingest", "Ingesting the source into the bronze table"):
-            tables, ingest_result = _ingest(spark, config, ws)
-        with stage("cleanse", "Cleansing into the silver table"):
-            silver_ref, cleanse_report = _cleanse(spark, config, ws, tables["bronze"])
-            tables["silver"] = silver_ref
+        ingest_result: IngestResult | None = None
+        if data_version is None:
+            with stage("ingest", "Ingesting the source into the bronze table"):
+                tables, ingest_result = _ingest(spark, config, ws)
+            with stage("cleanse", "Cleansing into the silver table"):
+                silver_ref, cleanse_report = _cleanse(spark, config, ws, tables["bronze"])
+                tables["silver"] = silver_ref
+        else:
+            with stage("data", f"Reading silver version {data_version}"):
+                silver_ref, cleanse_report = _pinned_silver(spark, config, ws, data_version)
+                tables = {"silver": silver_ref}
+            tracker.set_tags(parent_id, {"sparkwright.data_version": data_version})
         tracker.log_params(parent_id, lineage_params(tables))
         tracker.log_delta_input(parent_id, silver_ref.path, silver_ref.version)
         tracker.log_dict(parent_id, cleanse_report, "cleanse_report.json")
@@ -187,6 +199,25 @@ def _cleanse(
         )
     version = write_silver(result, silver_path, ws.table_path(config.name, "silver_rejects"))
     return TableRef(silver_path, version), dict(result.report)
+
+
+def _pinned_silver(
+    spark: SparkSession, config: ProjectConfig, ws: Workspace, version: int
+) -> tuple[TableRef, dict[str, Any]]:
+    """The silver table at ``version``, checked to exist, for a retraining on exactly that data."""
+    from sparkwright.data import read_table, table_exists, table_version
+
+    path = ws.table_path(config.name, "silver")
+    if not table_exists(spark, path):
+        raise DataError(
+            f"--data-version {version}: project {config.name!r} has no silver table at {path}; run it once "
+            "without --data-version first."
+        )
+    latest = table_version(spark, path)
+    if not 0 <= version <= latest:
+        raise DataError(f"--data-version {version}: the silver table {path} has versions 0 to {latest}.")
+    rows = read_table(spark, path, version).count()
+    return TableRef(path, version), {"output_rows": rows, "data_version": version}
 
 
 def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tuple[DataFrame, DataFrame, dict]:

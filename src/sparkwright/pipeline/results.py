@@ -49,7 +49,7 @@ class RunResult:
     parent_run_id: str
     workspace: Path
     tables: dict[str, TableRef]
-    ingest: IngestResult
+    ingest: IngestResult | None
     cleanse_report: dict[str, Any]
     models: list[ModelResult]
     registered_model: str | None = None

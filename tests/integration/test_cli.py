@@ -179,3 +179,31 @@ def test_ui_serves_the_workspace_store(workspace):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert (workspace.root / "mlflow.db").is_file()
+
+
+def test_quality_rules_quarantine_rows_and_report_counts(spark, hotel_project, workspace, edit_project):
+    import pandas as pd
+
+    from sparkwright.data import read_table
+
+    edit_project(
+        hotel_project,
+        quality=[
+            {"rule": "range", "column": "adults", "min": 1, "max": 3},
+            {"rule": "not_null", "column": "country", "name": "country known"},
+        ],
+    )
+    source = pd.read_csv(hotel_project.parent / "data" / "hotel_rates.csv")
+    out_of_range = int((~source["adults"].between(1, 3)).sum())
+    no_country = int(source["country"].isna().sum())
+    broken = int((~source["adults"].between(1, 3) | source["country"].isna()).sum())
+    assert out_of_range > 0 and no_country > 0  # the sample exercises both rules
+
+    result = invoke("run", str(hotel_project))
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert f"Quality rules quarantined {broken:,} of 2,000 rows" in out
+    assert f"adults in [1, 3]: {out_of_range:,}" in out and f"country known: {no_country:,}" in out
+    quarantine = read_table(spark, str(Path(workspace.lake) / "hotel-rates" / "quality_quarantine"))
+    assert quarantine.count() == broken
+    assert read_table(spark, str(Path(workspace.lake) / "hotel-rates" / "silver")).count() == 2000 - broken

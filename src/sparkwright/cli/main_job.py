@@ -137,6 +137,13 @@ def _print_result(result: RunResult) -> None:
             f"\nInput rows {ingest.input_rows:,} = accepted {ingest.accepted_rows:,} + rejected "
             f"{ingest.rejected_rows:,}; after cleansing {rows:,} rows."
         )
+    quality = result.cleanse_report.get("quality")
+    if quality:
+        failures = ", ".join(f"{rule}: {count:,}" for rule, count in quality["failures_by_rule"].items())
+        console.print(
+            f"Quality rules quarantined {quality['quarantined_rows']:,} of {quality['total_rows']:,} rows "
+            f"({failures}) into {quality['quarantine_table']}"
+        )
     table = Table(title=f"Leaderboard ({result.metric}, test set)", title_justify="left")
     metrics = [m for m in result.models[0].metrics if m != "mse"]  # rmse says the same in label units
     table.add_column("#", justify="right")

@@ -12,15 +12,21 @@ from sparkwright.data.lake import (
     write_rejects,
     write_table,
 )
+from sparkwright.data.quality import QualityResult, check_quality
 from sparkwright.data.sources import read_source, register_source, resolve_format, source_formats
 from sparkwright.data.split import split_train_test
+from sparkwright.data.steps import apply_steps, load_step
 
 __all__ = [
     "CleanseResult",
     "IngestResult",
+    "QualityResult",
+    "apply_steps",
+    "check_quality",
     "cleanse",
     "feature_columns",
     "ingest",
+    "load_step",
     "read_source",
     "read_table",
     "register_source",

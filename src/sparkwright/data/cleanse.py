@@ -19,6 +19,7 @@ from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, Nume
 from sparkwright.config.checks import did_you_mean
 from sparkwright.config.schema import ProjectConfig
 from sparkwright.data.lake import spark_message, write_rejects, write_table
+from sparkwright.data.steps import apply_steps
 from sparkwright.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ class CleanseResult:
 def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     """Turn bronze rows into silver rows, following ``config.data`` and ``config.cleanse``.
 
-    Steps: check the columns; de-duplicate (exact duplicate records, or by ``data.keys``), done before
+    Steps: run your own ``cleanse.steps`` first (see :mod:`sparkwright.data.steps`), so columns they add
+    or derive are checked, kept, filtered on and typed like any other; check the columns; de-duplicate
+    (exact duplicate records, or by ``data.keys``), done before
     ``data.drop`` so that rows differing only in a dropped id column are not merged; quarantine rows whose
     label is null, NaN or (with ``log_label``) <= 0; apply ``cleanse.filters``, which may use dropped columns
     (removed rows are counted per filter, not quarantined: they were filtered on purpose); keep the label
@@ -53,10 +56,13 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     The report's counts need two Spark jobs over ``df``; cache ``df`` first if it is expensive to compute.
 
     Raises:
-        DataError: Unknown label / drop / feature / key column, or a non-numeric label where the task needs
-            a number.
-        ConfigError: A filter is not a valid Spark SQL boolean expression (path ``cleanse.filters[i]``).
+        DataError: Unknown label / drop / feature / key column, a non-numeric label where the task needs
+            a number, or a custom step raised or returned something other than a DataFrame.
+        ConfigError: A filter is not a valid Spark SQL boolean expression (path ``cleanse.filters[i]``), or a
+            custom step cannot be imported (path ``cleanse.steps[i]``).
     """
+    if config.cleanse.steps:
+        df = apply_steps(df, config.cleanse.steps)
     label = config.data.label
     columns = _select_columns(df, config)
     types = {f.name: f.dataType for f in df.schema.fields}

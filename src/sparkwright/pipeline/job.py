@@ -106,6 +106,8 @@ def run(
         tracker.log_params(parent_id, lineage_params(tables))
         tracker.log_delta_input(parent_id, silver_ref.path, silver_ref.version)
         tracker.log_dict(parent_id, cleanse_report, "cleanse_report.json")
+        if "quality" in cleanse_report:
+            tracker.log_metrics(parent_id, {"quality_quarantined_rows": cleanse_report["quality"]["quarantined_rows"]})
 
         with stage("split", "Splitting train / test"):
             train, test, counts = _split(spark, config, silver_ref)
@@ -191,14 +193,42 @@ def _cleanse(
 ) -> tuple[TableRef, dict[str, Any]]:
     from sparkwright.data import cleanse, read_table, write_silver
 
-    result = cleanse(read_table(spark, bronze.path, bronze.version), config)
+    rows = read_table(spark, bronze.path, bronze.version)
+    quality = None
+    if config.quality:
+        rows, quality = _check_quality(rows, config, ws)
+    result = cleanse(rows, config)
+    report = dict(result.report)
+    if quality is not None:
+        report["quality"] = quality
     silver_path = ws.table_path(config.name, "silver")
     if result.report["output_rows"] == 0:
         raise DataError(
             f"cleansing left no rows for {silver_path} ({result.report}); check cleanse.filters and the label."
         )
     version = write_silver(result, silver_path, ws.table_path(config.name, "silver_rejects"))
-    return TableRef(silver_path, version), dict(result.report)
+    return TableRef(silver_path, version), report
+
+
+def _check_quality(rows: DataFrame, config: ProjectConfig, ws: Workspace) -> tuple[DataFrame, dict[str, Any]]:
+    """Quarantine the bronze rows that break a ``quality`` rule; the rest go on to cleansing."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.data import check_quality, write_rejects
+
+    checked = check_quality(rows, config.quality)
+    quarantine = ws.table_path(config.name, "quality_quarantine")
+    write_rejects(
+        checked.quarantined.withColumn("_checked_at", F.current_timestamp()), quarantine, rows=checked.quarantined_rows
+    )
+    summary = {
+        "total_rows": checked.total_rows,
+        "passed_rows": checked.passed_rows,
+        "quarantined_rows": checked.quarantined_rows,
+        "failures_by_rule": dict(checked.counts),
+        "quarantine_table": quarantine,
+    }
+    return checked.passed, summary
 
 
 def _pinned_silver(

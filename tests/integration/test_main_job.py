@@ -76,6 +76,13 @@ def test_runs_are_nested_with_lineage_metrics_and_artifacts(first_run, workspace
     assert "lead_time" in importances  # named by original column, not by vector index
     parent = client.get_run(first_run.parent_run_id)
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"project.yaml", "leaderboard.json"}
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "explore")} == {
+        "explore/profile.html",
+        "explore/profile.json",
+    }
+    profile = mlflow.artifacts.load_dict(f"runs:/{parent.info.run_id}/explore/profile.json")
+    assert profile["rows"] == 2000 and profile["label"] == "avg_price_per_room"
+    assert (workspace.root / "reports" / "hotel-rates" / "profile.html").is_file()
     assert parent.inputs.dataset_inputs[0].dataset.source_type == "delta_table"
 
 
@@ -117,3 +124,25 @@ def test_data_version_retrains_on_exactly_that_data(first_run, spark, hotel_proj
 def test_data_version_that_does_not_exist_is_a_clear_error(first_run, spark, hotel_project):
     with pytest.raises(sparkwright.DataError, match=r"--data-version 7: the silver table .* has versions 0 to 0"):
         sparkwright.run(hotel_project, spark=spark, data_version=7)
+
+
+def test_reingest_with_keys_merges_without_duplicates(spark, hotel_project, workspace, edit_project):
+    from sparkwright.data import table_history
+
+    data = {
+        "source": {"path": "data/hotel_rates.csv"},
+        "label": "avg_price_per_room",
+        "drop": ["arrival_date"],
+        "keys": ["rownames"],
+    }
+    edit_project(hotel_project, data=data, models=[{"type": "linear_regression"}])
+    first = sparkwright.run(hotel_project, spark=spark)
+    second = sparkwright.run(hotel_project, spark=spark)
+    assert (first.ingest.mode, second.ingest.mode) == ("merge", "merge")
+    assert second.tables["bronze"].version == first.tables["bronze"].version + 1
+    bronze = second.tables["bronze"].path
+    assert read_table(spark, bronze).count() == 2000
+    assert read_table(spark, bronze).select("rownames").distinct().count() == 2000
+    last = table_history(spark, bronze, limit=1)[0]
+    assert last["operation"] == "MERGE"
+    assert last["operationMetrics"]["numTargetRowsInserted"] == "0"

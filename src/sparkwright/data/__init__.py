@@ -3,6 +3,8 @@
 from sparkwright.data.cleanse import CleanseResult, cleanse, feature_columns, write_silver
 from sparkwright.data.ingest import IngestResult, ingest
 from sparkwright.data.lake import (
+    check_compatible,
+    merge_table,
     read_table,
     restore_table,
     schema_differences,
@@ -22,11 +24,13 @@ __all__ = [
     "IngestResult",
     "QualityResult",
     "apply_steps",
+    "check_compatible",
     "check_quality",
     "cleanse",
     "feature_columns",
     "ingest",
     "load_step",
+    "merge_table",
     "read_source",
     "read_table",
     "register_source",

@@ -109,6 +109,10 @@ def run(
         if "quality" in cleanse_report:
             tracker.log_metrics(parent_id, {"quality_quarantined_rows": cleanse_report["quality"]["quarantined_rows"]})
 
+        if config.explore.enabled:
+            with stage("explore", "Profiling the silver table"):
+                _explore(spark, config, ws, tracker, parent_id, silver_ref)
+
         with stage("split", "Splitting train / test"):
             train, test, counts = _split(spark, config, silver_ref)
             tracker.log_params(parent_id, counts)
@@ -184,7 +188,16 @@ def _ingest(spark: SparkSession, config: ProjectConfig, ws: Workspace) -> tuple[
 
     bronze = ws.table_path(config.name, "bronze")
     rejects = ws.table_path(config.name, "bronze_rejects")
-    result = ingest(spark, config.data.source, bronze, rejects, max_rejected_fraction=config.data.max_rejected_fraction)
+    result = ingest(
+        spark,
+        config.data.source,
+        bronze,
+        rejects,
+        max_rejected_fraction=config.data.max_rejected_fraction,
+        mode=config.data.ingest.mode,
+        keys=config.data.keys or None,
+        evolve_schema=config.data.ingest.evolve_schema,
+    )
     return {"bronze": TableRef(bronze, result.version)}, result
 
 
@@ -229,6 +242,26 @@ def _check_quality(rows: DataFrame, config: ProjectConfig, ws: Workspace) -> tup
         "quarantine_table": quarantine,
     }
     return checked.passed, summary
+
+
+def _explore(
+    spark: SparkSession, config: ProjectConfig, ws: Workspace, tracker: Tracker, run_id: str, silver: TableRef
+) -> None:
+    """Profile the silver table in Spark; the HTML report goes to the workspace and to the MLflow run."""
+    from sparkwright.data import read_table
+    from sparkwright.explore import profile_table, render_report, write_report
+
+    profile = profile_table(
+        read_table(spark, silver.path, silver.version),
+        label=config.data.label,
+        bins=config.explore.bins,
+        top_values=config.explore.top_values,
+        max_correlation_columns=config.explore.max_correlation_columns,
+    )
+    html = render_report(profile, f"{config.name}: silver v{silver.version}")
+    path = write_report(html, ws.root / "reports" / config.name / "profile.html")
+    tracker.log_artifact(run_id, path, "explore")
+    tracker.log_dict(run_id, profile.to_dict(), "explore/profile.json")
 
 
 def _pinned_silver(

@@ -1,0 +1,89 @@
+"""The profile report opens in a real (headless) browser: every plot decodes and the page screenshots."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparkwright.explore import profile_table, render_report, write_report
+
+pytestmark = pytest.mark.slow
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found:
+        return found
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("CI is set but no chromium is installed: .ci/run installs it with `apt-get install -y chromium`.")
+    pytest.skip("no chromium on PATH (install it with `apt-get install -y chromium`); not skipped when CI is set")
+
+
+@pytest.fixture(scope="module")
+def report(spark, tmp_path_factory) -> Path:
+    rng = np.random.default_rng(3)
+    rows = 2_000
+    size = rng.lognormal(4.0, 0.5, rows)
+    frame = pd.DataFrame(
+        {
+            "size": size,
+            "rooms": rng.integers(1, 6, rows),
+            "age": np.where(rng.uniform(size=rows) < 0.1, np.nan, rng.uniform(0, 80, rows)),
+            "district": rng.choice(["north", "south", "east", "west"], rows),
+            "price": 2.5 * size + rng.normal(0, 20, rows),
+        }
+    )
+    found = profile_table(spark.createDataFrame(frame), label="price")
+    folder = tmp_path_factory.mktemp("report")
+    return write_report(render_report(found, "Houses"), folder / "profile.html")
+
+
+def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_every_plot_decodes_in_the_browser(chromium, report, tmp_path: Path):
+    expected = len(re.findall(r"<img ", report.read_text(encoding="utf-8")))
+    done = run_chromium(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", report.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", done.stdout)
+    assert body, done.stdout[:2000]
+    ok = re.search(r'data-images-ok="(\d+)"', body.group(0))
+    total = re.search(r'data-images-total="(\d+)"', body.group(0))
+    assert ok and total, f"the page's load script did not run: {body.group(0)}"
+    assert expected > 5
+    assert int(total.group(1)) == expected
+    assert int(ok.group(1)) == expected
+
+
+def test_screenshot_is_a_real_page(chromium, report, tmp_path: Path):
+    shot = tmp_path / "profile.png"
+    done = run_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", report.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 2400)
+    # A blank page compresses to a few KB; text, tables and plots do not.
+    assert len(data) > 100_000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
 from delta.exceptions import (
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WriteMode = Literal["overwrite", "append"]
+
+# How many recent commits to search for a write's own commit.
+_OWN_COMMIT_SEARCH = 50
 _COMMIT_ATTEMPTS = 4
 _COMMIT_CONFLICTS = (
     ConcurrentAppendException,
@@ -159,8 +163,9 @@ def write_table(
     if mode not in ("overwrite", "append"):
         raise ValueError(f"mode must be 'overwrite' or 'append', got {mode!r}")
     spark = df.sparkSession
+    token = f"sparkwright-write-{uuid.uuid4().hex}"
     for attempt in range(1, _COMMIT_ATTEMPTS + 1):
-        writer = df.write.format("delta").mode(mode)
+        writer = df.write.format("delta").mode(mode).option("userMetadata", token)
         if table_exists(spark, path):
             existing = spark.read.format("delta").load(path).schema
             if mode == "append":
@@ -187,7 +192,30 @@ def write_table(
                     f"changing it: {spark_message(exc)}"
                 ) from exc
             log.warning("commit conflict on %s (attempt %d), retrying: %s", path, attempt, spark_message(exc))
-    return table_version(spark, path)
+    return _own_commit_version(spark, path, token)
+
+
+def _own_commit_version(spark: SparkSession, path: str, token: str) -> int:
+    """The version of the commit that carries ``token``: with concurrent writers the latest may be another's."""
+    local = local_path(path)
+    if local is not None:
+        log_dir = os.path.join(local, "_delta_log")
+        versions = sorted(
+            (int(name[:-5]) for name in os.listdir(log_dir) if name.endswith(".json") and name[:-5].isdigit()),
+            reverse=True,
+        )
+        for version in versions[:_OWN_COMMIT_SEARCH]:
+            with open(os.path.join(log_dir, f"{version:020d}.json"), encoding="utf-8") as commit:
+                if token in commit.read():
+                    return version
+    found = (
+        DeltaTable.forPath(spark, path)
+        .history(_OWN_COMMIT_SEARCH)
+        .where(F.col("userMetadata") == token)
+        .select("version")
+        .collect()
+    )
+    return int(found[0][0]) if found else table_version(spark, path)
 
 
 def merge_table(df: DataFrame, path: str, keys: list[str], *, evolve_schema: bool = False) -> int:

@@ -207,3 +207,6 @@ def test_quality_rules_quarantine_rows_and_report_counts(spark, hotel_project, w
     quarantine = read_table(spark, str(Path(workspace.lake) / "hotel-rates" / "quality_quarantine"))
     assert quarantine.count() == broken
     assert read_table(spark, str(Path(workspace.lake) / "hotel-rates" / "silver")).count() == 2000 - broken
+    report = (workspace.root / "reports" / "hotel-rates" / "profile.html").read_text()
+    assert f"{broken:,} of 2,000 rows broke at least one rule" in report
+    assert "adults in [1, 3]" in report and "country known" in report

@@ -13,9 +13,10 @@ import itertools
 import math
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -27,13 +28,21 @@ _HIGH_MISSING = 0.2
 _HEATMAP_LABELS = 14  # annotate cells only while they stay readable
 
 
-def render_report(profile: Profile, title: str = "Data profile", *, subtitle: str | None = None) -> str:
-    """Render a profile as one self-contained HTML page (overview, columns, label, correlations).
+def render_report(
+    profile: Profile,
+    title: str = "Data profile",
+    *,
+    subtitle: str | None = None,
+    quality: Mapping[str, Any] | None = None,
+) -> str:
+    """Render a profile as one self-contained HTML page (overview, quality, columns, label, correlations).
 
     Args:
         profile: From :func:`~sparkwright.explore.profile_table`.
         title: The page's heading, e.g. the project and table name.
         subtitle: A line under the title, e.g. where the data came from.
+        quality: The main job's quality summary (``total_rows``, ``quarantined_rows``, ``failures_by_rule``,
+            ``quarantine_table``), shown as its own section when given.
 
     Returns:
         The HTML text; :func:`write_report` saves it.
@@ -41,6 +50,7 @@ def render_report(profile: Profile, title: str = "Data profile", *, subtitle: st
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
         _overview(profile),
+        _quality_section(quality) if quality else "",
         _columns_table(profile),
         _label_section(profile),
         _correlation_section(profile),
@@ -50,6 +60,7 @@ def render_report(profile: Profile, title: str = "Data profile", *, subtitle: st
         f'<a href="#{anchor}">{name}</a>'
         for anchor, name in (
             ("overview", "Overview"),
+            *([("quality", "Data quality")] if quality else []),
             ("columns", "Columns"),
             ("label", "Label"),
             ("correlations", "Correlations"),
@@ -98,6 +109,26 @@ def _overview(profile: Profile) -> str:
         else '<p class="ok">No alerts: no column is constant, mostly missing or an identifier.</p>'
     )
     return f'<section id="overview"><h2>Overview</h2><div class="tiles">{tiles_html}</div>{alerts_html}</section>'
+
+
+def _quality_section(quality: Mapping[str, Any]) -> str:
+    """Rows quarantined by each data-quality rule before the profiled table was written."""
+    total = int(quality["total_rows"])
+    rows = (
+        "".join(
+            f"<tr><td>{_e(rule)}</td><td class='num'>{count:,}</td><td class='num'>{count / total:.2%}</td></tr>"
+            for rule, count in quality["failures_by_rule"].items()
+        )
+        if total
+        else ""
+    )
+    return (
+        '<section id="quality"><h2>Data quality</h2>'
+        f"<p>{int(quality['quarantined_rows']):,} of {total:,} rows broke at least one rule and were quarantined "
+        f"in <code>{_e(quality['quarantine_table'])}</code>; this profile covers the rows that passed.</p>"
+        '<table class="grid"><tr><th>rule</th><th>failing rows</th><th>share</th></tr>'
+        f"{rows}</table></section>"
+    )
 
 
 def _alerts(profile: Profile) -> list[str]:

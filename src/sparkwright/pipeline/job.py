@@ -111,7 +111,7 @@ def run(
 
         if config.explore.enabled:
             with stage("explore", "Profiling the silver table"):
-                _explore(spark, config, ws, tracker, parent_id, silver_ref)
+                _explore(spark, config, ws, tracker, parent_id, silver_ref, cleanse_report.get("quality"))
 
         with stage("split", "Splitting train / test"):
             train, test, counts = _split(spark, config, silver_ref)
@@ -245,7 +245,13 @@ def _check_quality(rows: DataFrame, config: ProjectConfig, ws: Workspace) -> tup
 
 
 def _explore(
-    spark: SparkSession, config: ProjectConfig, ws: Workspace, tracker: Tracker, run_id: str, silver: TableRef
+    spark: SparkSession,
+    config: ProjectConfig,
+    ws: Workspace,
+    tracker: Tracker,
+    run_id: str,
+    silver: TableRef,
+    quality: dict[str, Any] | None,
 ) -> None:
     """Profile the silver table in Spark; the HTML report goes to the workspace and to the MLflow run."""
     from sparkwright.data import read_table
@@ -258,7 +264,7 @@ def _explore(
         top_values=config.explore.top_values,
         max_correlation_columns=config.explore.max_correlation_columns,
     )
-    html = render_report(profile, f"{config.name}: silver v{silver.version}")
+    html = render_report(profile, f"{config.name}: silver v{silver.version}", quality=quality)
     path = write_report(html, ws.root / "reports" / config.name / "profile.html")
     tracker.log_artifact(run_id, path, "explore")
     tracker.log_dict(run_id, profile.to_dict(), "explore/profile.json")

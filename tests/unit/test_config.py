@@ -101,3 +101,16 @@ def test_load_project_missing_file_and_bad_yaml(tmp_path: Path):
 def test_yaml_path_formats_indexes():
     assert yaml_path(("models", 2, "params", "maxDepth")) == "models[2].params.maxDepth"
     assert yaml_path(("name",)) == "name"
+
+
+def test_quality_rule_names_must_be_unique_so_counts_do_not_collide():
+    raw = with_change("quality", [{"rule": "not_null", "column": "a"}, {"rule": "not_null", "column": "a"}])
+    with pytest.raises(ConfigError, match=r"quality\[1\]\.name: rule name 'a not null' is used by quality\[0\] too"):
+        parse_project(raw)
+
+
+def test_merge_needs_keys_and_steps_need_module_and_function():
+    with pytest.raises(ConfigError, match=r"data\.ingest\.mode: merge upserts rows by their key, but data\.keys"):
+        parse_project(with_change("data.ingest", {"mode": "merge"}))
+    with pytest.raises(ConfigError, match=r"cleanse\.steps\[0\]: a step is 'module:function'"):
+        parse_project(with_change("cleanse", {"steps": ["just_a_module"]}))

@@ -61,13 +61,21 @@ def check_log_label(config: ProjectConfig) -> None:
 
 
 def check_model_names_unique(config: ProjectConfig) -> None:
+    require_unique_names([spec.display_name for spec in config.models], "models", "model name")
+
+
+def check_quality_names_unique(config: ProjectConfig) -> None:
+    require_unique_names([rule.display_name for rule in config.quality], "quality", "rule name")
+
+
+def require_unique_names(names: list[str], section: str, what: str) -> None:
+    """Names key results (leaderboard rows, quarantine counts): two equal names would overwrite each other."""
     seen: dict[str, int] = {}
-    for index, spec in enumerate(config.models):
-        name = spec.display_name
+    for index, name in enumerate(names):
         if name in seen:
             raise ConfigError(
-                f"model name {name!r} is used by models[{seen[name]}] too; give one of them a unique 'name:'.",
-                f"models[{index}].name",
+                f"{what} {name!r} is used by {section}[{seen[name]}] too; give one of them a unique 'name:'.",
+                f"{section}[{index}].name",
             )
         seen[name] = index
 
@@ -104,6 +112,7 @@ CHECKS: list[Check] = [
     check_label,
     check_log_label,
     check_model_names_unique,
+    check_quality_names_unique,
     check_spark_target,
     check_ingest_mode,
     check_custom_steps,

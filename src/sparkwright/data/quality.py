@@ -24,7 +24,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType
 
-from sparkwright.config.checks import did_you_mean
+from sparkwright.config.checks import did_you_mean, require_unique_names
 from sparkwright.config.quality import AllowedValuesRule, NotNullRule, PatternRule, RangeRule, UniqueRule
 from sparkwright.data.lake import spark_message
 from sparkwright.errors import ConfigError, DataError
@@ -133,15 +133,8 @@ def _check_names(df: DataFrame, rules: list[QualityRule]) -> None:
         raise DataError(
             f"the data already has column(s) {', '.join(clashes)}, which the quality quarantine adds; rename them."
         )
-    seen: dict[str, int] = {}
+    require_unique_names([rule.display_name for rule in rules], "quality", "rule name")
     for index, rule in enumerate(rules):
-        name = rule.display_name
-        if name in seen:
-            raise ConfigError(
-                f"rule name {name!r} is used by quality[{seen[name]}] too; give one of them a unique 'name:'.",
-                f"quality[{index}].name",
-            )
-        seen[name] = index
         columns = (
             [(f"quality[{index}].columns[{j}]", c) for j, c in enumerate(rule.columns)]
             if isinstance(rule, UniqueRule)
@@ -150,7 +143,7 @@ def _check_names(df: DataFrame, rules: list[QualityRule]) -> None:
         for path, column in columns:
             if column not in available:
                 raise DataError(
-                    f"{path}: rule {name!r} checks column {column!r}, which is not in the data."
+                    f"{path}: rule {rule.display_name!r} checks column {column!r}, which is not in the data."
                     + did_you_mean(column, available)
                     + f" Available columns: {', '.join(available)}."
                 )

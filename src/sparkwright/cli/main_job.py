@@ -169,6 +169,8 @@ def _print_result(result: RunResult) -> None:
         f"Tables:   {', '.join(f'{k}@v{t.version}' for k, t in result.tables.items())} under "
         f"{result.workspace / 'lake'}"
     )
+    if result.report_path:
+        console.print(f"Report:   {result.report_path}", soft_wrap=True)  # a path must stay copyable
     console.print(f"Tracking: experiment {result.project!r}, run {result.parent_run_id} — `sparkwright ui` to browse.")
 
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sparkwright.config import ModelSpec, ProjectConfig, load_project, parse_project, project_file_text
@@ -109,9 +110,10 @@ def run(
         if "quality" in cleanse_report:
             tracker.log_metrics(parent_id, {"quality_quarantined_rows": cleanse_report["quality"]["quarantined_rows"]})
 
+        report_path = None
         if config.explore.enabled:
             with stage("explore", "Profiling the silver table"):
-                _explore(spark, config, ws, tracker, parent_id, silver_ref, cleanse_report.get("quality"))
+                report_path = _explore(spark, config, ws, tracker, parent_id, silver_ref, cleanse_report.get("quality"))
 
         with stage("split", "Splitting train / test"):
             train, test, counts = _split(spark, config, silver_ref)
@@ -144,6 +146,7 @@ def run(
             ingest=ingest_result,
             cleanse_report=cleanse_report,
             models=results,
+            report_path=report_path,
         )
         tracker.log_dict(parent_id, {"leaderboard": result.leaderboard()}, "leaderboard.json")
         tracker.log_metrics(parent_id, {f"best_{k}": v for k, v in result.best.metrics.items() if isinstance(v, float)})
@@ -252,7 +255,7 @@ def _explore(
     run_id: str,
     silver: TableRef,
     quality: dict[str, Any] | None,
-) -> None:
+) -> Path:
     """Profile the silver table in Spark; the HTML report goes to the workspace and to the MLflow run."""
     from sparkwright.data import read_table
     from sparkwright.explore import profile_table, render_report, write_report
@@ -268,6 +271,7 @@ def _explore(
     path = write_report(html, ws.root / "reports" / config.name / "profile.html")
     tracker.log_artifact(run_id, path, "explore")
     tracker.log_dict(run_id, profile.to_dict(), "explore/profile.json")
+    return path
 
 
 def _pinned_silver(

@@ -55,6 +55,7 @@ class RunResult:
     registered_model: str | None = None
     registered_version: str | None = None
     promoted: bool = False
+    report_path: Path | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property

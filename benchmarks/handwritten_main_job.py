@@ -26,6 +26,7 @@ def run_handwritten(spark: SparkSession, csv_path: str, workspace: Path, models:
     timings: dict[str, float] = {}
     lake = workspace / "lake"
     mlflow.set_tracking_uri(f"sqlite:///{workspace / 'mlflow.db'}")
+    mlflow.create_experiment("handwritten", artifact_location=(workspace / "mlartifacts").as_uri())
     mlflow.set_experiment("handwritten")
 
     started = time.perf_counter()

@@ -29,6 +29,14 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_default_store(tmp_path_factory: pytest.TempPathFactory):
+    """MLflow's default store is ./mlflow.db: keep anything that falls back to it out of the checkout."""
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path_factory.mktemp('mlflow-default') / 'mlflow.db'}"
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An empty workspace whose MLflow store is a SQLite file of its own.
@@ -48,4 +56,3 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield workspace
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "ingest": "sparkwright.data",
     "read_source": "sparkwright.data",
     "cleanse": "sparkwright.data",
+    "feature_columns": "sparkwright.data",
     "read_table": "sparkwright.data",
     "write_table": "sparkwright.data",
     "split_train_test": "sparkwright.data.split",

@@ -31,6 +31,10 @@ _BASE_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
+    # Chained stages without a table in between (a notebook calling read_source -> cleanse -> split -> fit)
+    # build filters over wide, derived columns; inferring constraints from them grows without bound and
+    # ran the driver out of heap on 29 columns. The optimisation it enables is minor for ML pipelines.
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 # Sized for a laptop; a cluster keeps its own defaults. Delta's 50 snapshot partitions cost 50 tasks

@@ -146,3 +146,25 @@ def test_reingest_with_keys_merges_without_duplicates(spark, hotel_project, work
     last = table_history(spark, bronze, limit=1)[0]
     assert last["operation"] == "MERGE"
     assert last["operationMetrics"]["numTargetRowsInserted"] == "0"
+
+
+def test_stages_chain_in_memory_as_in_a_notebook(spark, hotel_project):
+    """The README's Python API walk-through: every stage DataFrame in, DataFrame out, no table between."""
+    config = sparkwright.load_project(hotel_project)
+    accepted, rejected = sparkwright.read_source(spark, config.data.source)
+    cleansed = sparkwright.cleanse(accepted, config)
+    train, test = sparkwright.split_train_test(cleansed.df, test_fraction=0.2, seed=42)
+    categorical, numeric = sparkwright.feature_columns(cleansed.df, config)
+    fitted = sparkwright.fit_model(
+        train,
+        config.models[0],
+        label_col=config.data.label,
+        categorical=categorical,
+        numeric=numeric,
+        impute="median",
+        log_label=True,
+    )
+    metrics = sparkwright.regression_metrics(sparkwright.predict(fitted, test), config.data.label)
+    assert rejected.count() == 0 and cleansed.report["output_rows"] == 2000
+    assert metrics["r2"] > 0.5
+    assert "lead_time" in fitted.importances

@@ -17,6 +17,7 @@ def test_session_is_configured_for_delta_arrow_and_the_driver_interpreter(spark)
     assert conf.get("spark.sql.catalog.spark_catalog") == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
     assert conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
     assert conf.get("spark.ui.enabled") == "false"
+    assert conf.get("spark.sql.constraintPropagation.enabled") == "false"
     assert conf.get("spark.pyspark.python") == os.environ["PYSPARK_PYTHON"] == sys.executable
     # A Python UDF runs in a worker on the same interpreter, so pandas is importable there.
     from pyspark.sql.functions import pandas_udf

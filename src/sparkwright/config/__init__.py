@@ -10,6 +10,7 @@ from sparkwright.config.quality import (
     UniqueRule,
 )
 from sparkwright.config.schema import (
+    ClassificationConfig,
     CleanseConfig,
     DataConfig,
     ExploreConfig,
@@ -20,12 +21,14 @@ from sparkwright.config.schema import (
     SourceConfig,
     SparkConfig,
     SplitConfig,
+    TuneConfig,
 )
 from sparkwright.config.tasks import TASKS, TaskSpec
 
 __all__ = [
     "TASKS",
     "AllowedValuesRule",
+    "ClassificationConfig",
     "CleanseConfig",
     "DataConfig",
     "ExploreConfig",
@@ -41,6 +44,7 @@ __all__ = [
     "SparkConfig",
     "SplitConfig",
     "TaskSpec",
+    "TuneConfig",
     "UniqueRule",
     "load_project",
     "parse_project",

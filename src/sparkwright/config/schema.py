@@ -99,6 +99,55 @@ class ModelSpec(_Strict):
         return self.name or self.type
 
 
+class ClassificationConfig(_Strict):
+    """Settings of the classification task (ignored by other tasks, which reject this section)."""
+
+    positive_class: str | int | bool | None = Field(
+        default=None,
+        description="Binary only: the class precision, recall and F1 are about. Default: the last in sorted "
+        "order (1, true, 'yes' ...).",
+    )
+    threshold: float | Literal["max_f1"] = Field(
+        default=0.5,
+        description="Binary only: predict the positive class when its probability is >= this. 'max_f1' picks "
+        "the threshold that maximises F1 on a validation slice of the training data.",
+    )
+    class_weight: Literal["balanced"] | dict[str, float] | None = Field(
+        default=None,
+        description="Per-class training weights: 'balanced' (inverse class frequency) or {class: weight}.",
+    )
+
+
+class TuneConfig(_Strict):
+    """Hyperparameter search over the models named in ``space``; the best params are refit on all training data."""
+
+    method: Literal["grid", "hyperopt", "optuna"] = Field(
+        default="hyperopt", description="grid: every combination of lists; hyperopt / optuna: a sampled search."
+    )
+    algorithm: Literal["random", "tpe", "atpe"] = Field(
+        default="tpe", description="Search algorithm (hyperopt: random, tpe, atpe; optuna: random, tpe)."
+    )
+    max_evals: int = Field(default=20, ge=1, description="Trials per model (hyperopt / optuna).")
+    timeout_seconds: float | None = Field(default=None, gt=0, description="Stop a model's search after this.")
+    early_stop_after: int | None = Field(
+        default=None, ge=1, description="Stop after this many trials without improvement."
+    )
+    parallelism: int = Field(default=1, ge=1, description="Trials (or grid points / folds) evaluated at once.")
+    trials: Literal["auto", "serial", "spark", "parallel"] = Field(
+        default="auto",
+        description="hyperopt trial executor: serial (Trials), spark (SparkTrials), parallel (sparkwright's "
+        "low-overhead parallel executor); auto: serial for distributed models, parallel for single-node ones.",
+    )
+    folds: int = Field(
+        default=3, ge=0, description="k-fold cross-validation; 0 or 1: one train/validation split instead."
+    )
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1, description="Used when folds < 2.")
+    seed: int = 42
+    space: dict[str, dict[str, Any]] = Field(
+        description="Model name -> param -> a list (grid) or a distribution such as {quniform: [2, 12, 1]}."
+    )
+
+
 class RegisterConfig(_Strict):
     name: str | None = Field(default=None, description="Registered model name; default: project name.")
     promote_if_better: bool = Field(
@@ -116,7 +165,7 @@ class ProjectConfig(_Strict):
     """A whole project file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Used for table and model names.")
-    task: str = Field(description="regression (classification, clustering, ... follow).")
+    task: str = Field(description="regression or classification.")
     data: DataConfig
     cleanse: CleanseConfig = Field(default_factory=CleanseConfig)
     quality: list[QualityRule] = Field(
@@ -124,7 +173,11 @@ class ProjectConfig(_Strict):
     )
     explore: ExploreConfig = Field(default_factory=ExploreConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
+    classification: ClassificationConfig | None = Field(
+        default=None, description="Classification settings: positive class, threshold, class weights."
+    )
     models: list[ModelSpec] = Field(min_length=1)
+    tune: TuneConfig | None = Field(default=None, description="Hyperparameter search; default: none.")
     metric: str | None = Field(default=None, description="Metric that picks the best model.")
     registry: RegisterConfig | None = Field(
         default_factory=RegisterConfig, alias="register", description="null: do not register a model."
@@ -133,6 +186,10 @@ class ProjectConfig(_Strict):
     workspace: str | None = Field(
         default=None, description="Default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace."
     )
+
+    @property
+    def classification_settings(self) -> ClassificationConfig:
+        return self.classification or ClassificationConfig()
 
     @property
     def registered_model_name(self) -> str:

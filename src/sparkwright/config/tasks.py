@@ -29,4 +29,20 @@ TASKS: dict[str, TaskSpec] = {
         metrics={"rmse": False, "mae": False, "r2": True, "mse": False},
         default_metric="rmse",
     ),
+    # Binary: precision / recall / F1 of the positive class. Multiclass: their support-weighted means,
+    # and ROC / PR AUC averaged one-vs-rest. ROC AUC ranks by default: it does not depend on the threshold.
+    "classification": TaskSpec(
+        name="classification",
+        metrics={
+            "roc_auc": True,
+            "pr_auc": True,
+            "f1": True,
+            "accuracy": True,
+            "precision": True,
+            "recall": True,
+            "log_loss": False,
+        },
+        default_metric="roc_auc",
+        numeric_label=False,
+    ),
 }

@@ -1,7 +1,7 @@
 """Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
 
-from sparkwright.models import baseline, spark_regressors  # noqa: F401  (register the built-in types)
-from sparkwright.models.base import ModelType, SparkModelType
+from sparkwright.models import baseline, spark_models  # noqa: F401  (register the built-in types)
+from sparkwright.models.base import ModelType, SparkModelType, Target
 from sparkwright.models.registry import get_model_type, model_types, register_model_type
 from sparkwright.models.training import PREDICTION_COL, FittedModel, fit_model, predict
 
@@ -10,6 +10,7 @@ __all__ = [
     "FittedModel",
     "ModelType",
     "SparkModelType",
+    "Target",
     "fit_model",
     "get_model_type",
     "model_types",

@@ -8,7 +8,9 @@ attributes, so names and types are checked straight from the class.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparkwright.config.checks import did_you_mean
@@ -17,8 +19,57 @@ from sparkwright.errors import ConfigError
 if TYPE_CHECKING:
     from pyspark.ml import Estimator, Transformer
 
-# Columns sparkwright wires itself; a user setting them would break the pipeline.
-RESERVED_PARAMS = ("labelCol", "featuresCol", "predictionCol")
+log = logging.getLogger(__name__)
+
+# Columns and settings sparkwright wires itself; a user setting them would break the pipeline.
+RESERVED_PARAMS = (
+    "labelCol",
+    "featuresCol",
+    "predictionCol",
+    "probabilityCol",
+    "rawPredictionCol",
+    "weightCol",
+    "thresholds",
+    "threshold",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an estimator learns and which columns it reads and writes (all wired by sparkwright).
+
+    For classification the label column holds the class index (0 .. num_classes-1, the positive class
+    of a binary task is 1), the estimator writes the predicted index to ``prediction_col`` and the
+    class probabilities, as a vector in index order, to ``probability_col``.
+
+    Attributes:
+        task: ``regression`` or ``classification``.
+        label_col: The (possibly log-transformed or indexed) label.
+        features_col: The assembled feature vector.
+        prediction_col: Where the prediction (regression value or class index) goes.
+        probability_col: Classification: the class-probability vector.
+        raw_prediction_col: Classification: raw scores (Spark ML needs a name; not used downstream).
+        weight_col: Per-row training weights (class weights), or None.
+        num_classes: Classification: number of classes.
+        threshold: Binary classification: predict class 1 when its probability is >= this.
+        max_categories: Largest number of levels of an indexed categorical feature (trees need
+            ``maxBins`` at least this large); 0 when categoricals are one-hot encoded.
+    """
+
+    task: str
+    label_col: str
+    features_col: str
+    prediction_col: str
+    probability_col: str | None = None
+    raw_prediction_col: str | None = None
+    weight_col: str | None = None
+    num_classes: int | None = None
+    threshold: float | None = None
+    max_categories: int = 0
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task == "classification"
 
 # name -> (test, what it must be). Checked for every type that has the param.
 _BOUNDS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -49,8 +100,12 @@ class ModelType:
     fits_log_label: ClassVar[bool] = True
     # False when the type ignores the features (the baseline): its pipeline then skips featurization.
     uses_features: ClassVar[bool] = True
+    # False for trees: categoricals go in as indices with nominal metadata (split on levels natively).
+    one_hot: ClassVar[bool] = True
+    # True when one fit runs in one Python process (scikit-learn): tuning then runs trials in parallel.
+    single_node: ClassVar[bool] = False
 
-    def validate_params(self, params: Mapping[str, Any], path: str = "params") -> None:
+    def validate_params(self, params: Mapping[str, Any], path: str = "params", task: str = "regression") -> None:
         """Check ``params`` without starting Spark.
 
         Raises:
@@ -60,12 +115,12 @@ class ModelType:
             name = next(iter(params))
             raise ConfigError(f"model type {self.name!r} takes no parameters, got {name!r}.", f"{path}.{name}")
 
-    def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def resolve_params(self, params: Mapping[str, Any], task: str = "regression") -> dict[str, Any]:
         """The parameters actually used: defaults overlaid with ``params``, converted to their types."""
         return dict(params)
 
-    def build(self, params: Mapping[str, Any], *, label_col: str, features_col: str, prediction_col: str) -> Estimator:
-        """An unfitted estimator configured with ``params`` (already validated)."""
+    def build(self, params: Mapping[str, Any], target: Target) -> Estimator:
+        """An unfitted estimator configured with ``params`` (already validated) for ``target``."""
         raise NotImplementedError
 
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
@@ -77,35 +132,63 @@ class ModelType:
 
 
 class SparkModelType(ModelType):
-    """A model type backed by one ``pyspark.ml`` estimator class."""
+    """A model type backed by ``pyspark.ml`` estimator classes, one per task it supports."""
 
-    estimator: ClassVar[type[Estimator]]
+    estimators: ClassVar[dict[str, type[Estimator]]]
     defaults: ClassVar[dict[str, Any]] = {}
     # Allowed values of string params, where Spark only checks them at fit time.
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @classmethod
-    def param_names(cls) -> list[str]:
+    def estimator_for(cls, task: str) -> type[Estimator]:
+        return cls.estimators[task]
+
+    def choices_for(self, task: str) -> dict[str, tuple[str, ...]]:
+        """Allowed values of string params for ``task``."""
+        return self.choices
+
+    @classmethod
+    def param_names(cls, task: str = "regression") -> list[str]:
         """Params a user may set (the estimator's, minus the columns sparkwright wires)."""
         from pyspark.ml.param import Param
 
-        return sorted(
-            n for n in dir(cls.estimator) if isinstance(getattr(cls.estimator, n), Param) and n not in RESERVED_PARAMS
-        )
+        estimator = cls.estimator_for(task)
+        return sorted(n for n in dir(estimator) if isinstance(getattr(estimator, n), Param) and n not in RESERVED_PARAMS)
 
-    def validate_params(self, params: Mapping[str, Any], path: str = "params") -> None:
-        self._convert(params, path)
+    def validate_params(self, params: Mapping[str, Any], path: str = "params", task: str = "regression") -> None:
+        self._convert(params, path, task)
 
-    def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return self._convert({**self.defaults, **params}, "params")
+    def resolve_params(self, params: Mapping[str, Any], task: str = "regression") -> dict[str, Any]:
+        return self._convert({**self.defaults, **params}, "params", task)
 
-    def build(self, params: Mapping[str, Any], *, label_col: str, features_col: str, prediction_col: str) -> Estimator:
-        return self.estimator(
-            labelCol=label_col,
-            featuresCol=features_col,
-            predictionCol=prediction_col,
-            **self.resolve_params(params),
-        )
+    def build(self, params: Mapping[str, Any], target: Target) -> Estimator:
+        estimator = self.estimator_for(target.task)
+        resolved = self.resolve_params(params, target.task)
+        columns: dict[str, Any] = {
+            "labelCol": target.label_col,
+            "featuresCol": target.features_col,
+            "predictionCol": target.prediction_col,
+        }
+        available = set(self.param_names(target.task)) | set(RESERVED_PARAMS)
+        if target.is_classification:
+            columns["probabilityCol"] = target.probability_col
+            columns["rawPredictionCol"] = target.raw_prediction_col
+            if target.threshold is not None and target.num_classes == 2:
+                # Spark predicts argmax(p / t): with t = [1 - x, x] that is class 1 exactly when p1 >= x.
+                columns["thresholds"] = [1.0 - target.threshold, target.threshold]
+        if target.weight_col is not None and hasattr(estimator, "weightCol"):
+            columns["weightCol"] = target.weight_col
+        if target.max_categories and "maxBins" in available:
+            max_bins = int(resolved.get("maxBins", 32))
+            if max_bins < target.max_categories:
+                log.warning(
+                    "%s: maxBins raised from %d to %d, the number of levels of the largest categorical feature.",
+                    self.name,
+                    max_bins,
+                    target.max_categories,
+                )
+                resolved["maxBins"] = target.max_categories
+        return estimator(**columns, **resolved)
 
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         if hasattr(fitted_stage, "featureImportances"):
@@ -114,8 +197,9 @@ class SparkModelType(ModelType):
             return [abs(float(v)) for v in fitted_stage.coefficients.toArray()]
         return None
 
-    def _convert(self, params: Mapping[str, Any], path: str) -> dict[str, Any]:
-        valid = self.param_names()
+    def _convert(self, params: Mapping[str, Any], path: str, task: str) -> dict[str, Any]:
+        estimator = self.estimator_for(task)
+        valid = self.param_names(task)
         out: dict[str, Any] = {}
         for name, value in params.items():
             where = f"{path}.{name}"
@@ -126,7 +210,7 @@ class SparkModelType(ModelType):
                     f"unknown parameter for {self.name!r}; valid: {', '.join(valid)}." + did_you_mean(name, valid),
                     where,
                 )
-            param = getattr(self.estimator, name)
+            param = getattr(estimator, name)
             try:
                 converted = param.typeConverter(value)
             except (TypeError, ValueError):
@@ -134,7 +218,7 @@ class SparkModelType(ModelType):
             bound = _BOUNDS.get(name)
             if bound is not None and not bound[0](converted):
                 raise ConfigError(f"must be {bound[1]}, got {value!r}.", where)
-            allowed = self.choices.get(name)
+            allowed = self.choices_for(task).get(name)
             if allowed is not None and converted not in allowed:
                 raise ConfigError(
                     f"must be one of {', '.join(allowed)}, got {value!r}." + did_you_mean(str(converted), allowed),

@@ -32,6 +32,7 @@ def build_feature_stages(
     *,
     impute: ImputeStrategy | None = "median",
     features_col: str = "features",
+    one_hot: bool = True,
 ) -> list[PipelineStage]:
     """Stages that turn silver columns into one sparse feature vector.
 
@@ -47,6 +48,8 @@ def build_feature_stages(
         numeric: Double columns, possibly with nulls.
         impute: ``median``, ``mean``, ``mode`` or ``None``.
         features_col: Name of the assembled vector column.
+        one_hot: False for trees: categoricals stay single indexed slots with nominal metadata, which
+            Spark's trees split on by level (one slot per column, so importances stay per column).
 
     Returns:
         The stages, in order, ready for ``Pipeline(stages=...)``.
@@ -71,10 +74,13 @@ def build_feature_stages(
         indexed = [_INDEX + c for c in categorical]
         encoded = [_ONEHOT + c for c in categorical]
         stages.append(StringIndexer(inputCols=categorical, outputCols=indexed, handleInvalid="keep"))
-        # Indices are always in range (StringIndexer maps unseen levels to its own last index), so "error"
-        # here never fires; "keep" would only add a feature that is zero for every row.
-        stages.append(OneHotEncoder(inputCols=indexed, outputCols=encoded, dropLast=True, handleInvalid="error"))
-        assembled += encoded
+        if one_hot:
+            # Indices are always in range (StringIndexer maps unseen levels to its own last index), so
+            # "error" here never fires; "keep" would only add a feature that is zero for every row.
+            stages.append(OneHotEncoder(inputCols=indexed, outputCols=encoded, dropLast=True, handleInvalid="error"))
+            assembled += encoded
+        else:
+            assembled += indexed
     if numeric:
         if impute is None:
             assembled += numeric
@@ -113,6 +119,13 @@ def feature_names(df_or_schema: DataFrame | StructType, features_col: str = "fea
                 for attr in group:
                     onehot_names[f"{name}_{attr['name']}"] = f"{column}={attr['name']}"
     return [onehot_names.get(raw) or _strip_internal(raw) for _, raw in slots]
+
+
+def max_categories(df_or_schema: DataFrame | StructType, features_col: str = "features") -> int:
+    """The most levels of any nominal (indexed categorical) slot of the assembled vector; 0 when none."""
+    schema = getattr(df_or_schema, "schema", df_or_schema)
+    attrs = schema[features_col].metadata.get("ml_attr", {}).get("attrs", {})
+    return max((len(a.get("vals", [])) or a.get("num_vals", 0) for a in attrs.get("nominal", [])), default=0)
 
 
 def importances_by_column(

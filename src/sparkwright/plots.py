@@ -5,7 +5,7 @@ Inputs are driver-side arrays: the caller samples a bounded number of rows first
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,84 @@ def feature_importance(importances: Mapping[str, float], title: str, top: int = 
     ax.set_title(title + (f" (top {len(shown)} of {len(ranked)})" if hidden else ""), fontsize=11)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def confusion_matrix(classes: Sequence[str], counts: Sequence[Sequence[int]], title: str) -> Figure:
+    """Counts by actual (rows) and predicted (columns) class, shaded by the share of each actual class."""
+    matrix = np.asarray(counts, dtype=float)
+    if matrix.size == 0 or matrix.shape != (len(classes), len(classes)):
+        raise DataError(f"a confusion matrix needs {len(classes)} x {len(classes)} counts, got shape {matrix.shape}.")
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    side = max(4.5, 0.8 * len(classes) + 2.5)
+    fig = _figure(side + 1.0, side)
+    ax = fig.add_subplot()
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="share of the actual class")
+    for (row, col), count in np.ndenumerate(matrix):
+        colour = "white" if shares[row, col] > 0.6 else "black"
+        ax.text(col, row, f"{int(count):,}\n{shares[row, col]:.0%}", ha="center", va="center", color=colour)
+    ax.set_xticks(range(len(classes)), labels=list(classes), rotation=30 if len(classes) > 4 else 0)
+    ax.set_yticks(range(len(classes)), labels=list(classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"{title}\nn = {int(matrix.sum()):,}, accuracy = {accuracy:.3f}", fontsize=11)
+    return fig
+
+
+def roc_curve(actual: Any, scores: Any, classes: Sequence[str], title: str) -> Figure:
+    """ROC curve of the positive class (binary) or one curve per class against the rest, with AUCs."""
+    from sklearn.metrics import auc
+    from sklearn.metrics import roc_curve as curve
+
+    fig = _figure(6.0, 6.0)
+    ax = fig.add_subplot()
+    for name, truth, score in _one_vs_rest(actual, scores, classes):
+        fpr, tpr, _ = curve(truth, score)
+        ax.plot(fpr, tpr, linewidth=1.6, label=f"{name} (AUC = {auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1.0, label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def precision_recall_curve(actual: Any, scores: Any, classes: Sequence[str], title: str) -> Figure:
+    """Precision against recall of the positive class (or each class against the rest), with the base rate."""
+    from sklearn.metrics import average_precision_score
+    from sklearn.metrics import precision_recall_curve as curve
+
+    fig = _figure(6.0, 6.0)
+    ax = fig.add_subplot()
+    for name, truth, score in _one_vs_rest(actual, scores, classes):
+        precision, recall, _ = curve(truth, score)
+        ap = average_precision_score(truth, score)
+        line = ax.plot(recall, precision, linewidth=1.6, label=f"{name} (AP = {ap:.3f})")[0]
+        ax.axhline(truth.mean(), color=line.get_color(), linestyle=":", linewidth=1.0)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{title}\n(dotted: the class's base rate)", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    return fig
+
+
+def _one_vs_rest(actual: Any, scores: Any, classes: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(class, is-that-class, its score) for the positive class of a binary task, or for every class.
+
+    ``actual`` holds class indices, ``scores`` one probability column per class in ``classes`` order.
+    """
+    y = np.asarray(actual, dtype=int).ravel()
+    p = np.asarray(scores, dtype=float).reshape(len(y), -1)
+    if y.size == 0:
+        raise DataError("nothing to plot: no rows.")
+    if p.shape[1] != len(classes):
+        raise DataError(f"{p.shape[1]} probability columns for {len(classes)} classes; they must match.")
+    wanted = [len(classes) - 1] if len(classes) == 2 else range(len(classes))
+    return [(classes[k], (y == k).astype(int), p[:, k]) for k in wanted if 0 < (y == k).sum() < len(y)]
 
 
 def _figure(width: float, height: float) -> Figure:

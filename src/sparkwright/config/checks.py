@@ -106,6 +106,42 @@ def check_custom_steps(config: ProjectConfig) -> None:
             )
 
 
+def check_classification_section(config: ProjectConfig) -> None:
+    section = config.classification
+    if section is None:
+        return
+    if config.task != "classification":
+        raise ConfigError(
+            f"the classification section applies to task classification, not {config.task!r}; remove it.",
+            "classification",
+        )
+    if isinstance(section.threshold, float) and not 0 < section.threshold < 1:
+        raise ConfigError(
+            f"must be a probability between 0 and 1 (exclusive) or 'max_f1', got {section.threshold}.",
+            "classification.threshold",
+        )
+
+
+def check_tune_targets(config: ProjectConfig) -> None:
+    """Every model named in ``tune.space`` exists; optuna has no adaptive TPE."""
+    if config.tune is None:
+        return
+    names = [spec.display_name for spec in config.models]
+    for name in config.tune.space:
+        if name not in names:
+            raise ConfigError(
+                f"tune.space names model {name!r}, which is not in models ({', '.join(names)})."
+                + did_you_mean(name, names),
+                f"tune.space.{name}",
+            )
+    if not config.tune.space:
+        raise ConfigError("tune.space is empty; give at least one model's search space.", "tune.space")
+    if config.tune.method == "optuna" and config.tune.algorithm == "atpe":
+        raise ConfigError(
+            "adaptive TPE is a hyperopt algorithm; with method: optuna use tpe or random.", "tune.algorithm"
+        )
+
+
 CHECKS: list[Check] = [
     check_task_known,
     check_metric_fits_task,
@@ -116,6 +152,8 @@ CHECKS: list[Check] = [
     check_spark_target,
     check_ingest_mode,
     check_custom_steps,
+    check_classification_section,
+    check_tune_targets,
 ]
 
 

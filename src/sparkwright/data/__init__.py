@@ -16,7 +16,7 @@ from sparkwright.data.lake import (
 )
 from sparkwright.data.quality import QualityResult, check_quality
 from sparkwright.data.sources import read_source, register_source, resolve_format, source_formats
-from sparkwright.data.split import split_train_test
+from sparkwright.data.split import assign_folds, split_train_test
 from sparkwright.data.steps import apply_steps, load_step
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "restore_table",
     "schema_differences",
     "source_formats",
+    "assign_folds",
     "split_train_test",
     "table_exists",
     "table_history",

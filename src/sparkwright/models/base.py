@@ -162,24 +162,21 @@ class SparkModelType(ModelType):
         return self._convert({**self.defaults, **params}, "params", task)
 
     def build(self, params: Mapping[str, Any], target: Target) -> Estimator:
-        estimator = self.estimator_for(target.task)
+        estimator = self.estimator_for(target.task)()
         resolved = self.resolve_params(params, target.task)
-        columns: dict[str, Any] = {
+        wired: dict[str, Any] = {
             "labelCol": target.label_col,
             "featuresCol": target.features_col,
             "predictionCol": target.prediction_col,
+            "probabilityCol": target.probability_col,
+            "rawPredictionCol": target.raw_prediction_col,
+            "weightCol": target.weight_col,
         }
-        available = set(self.param_names(target.task)) | set(RESERVED_PARAMS)
-        if target.is_classification:
-            columns["probabilityCol"] = target.probability_col
-            columns["rawPredictionCol"] = target.raw_prediction_col
-            if target.threshold is not None and target.num_classes == 2:
-                # Spark predicts argmax(p / t): with t = [1 - x, x] that is class 1 exactly when p1 >= x.
-                columns["thresholds"] = [1.0 - target.threshold, target.threshold]
-        if target.weight_col is not None and hasattr(estimator, "weightCol"):
-            columns["weightCol"] = target.weight_col
-        if target.max_categories and "maxBins" in available:
-            max_bins = int(resolved.get("maxBins", 32))
+        if target.threshold is not None and target.num_classes == 2:
+            # Spark predicts argmax(p / t): with t = [1 - x, x] that is class 1 exactly when p1 >= x.
+            wired["thresholds"] = [1.0 - target.threshold, target.threshold]
+        if target.max_categories and estimator.hasParam("maxBins"):
+            max_bins = int(resolved.get("maxBins", estimator.getOrDefault("maxBins")))
             if max_bins < target.max_categories:
                 log.warning(
                     "%s: maxBins raised from %d to %d, the number of levels of the largest categorical feature.",
@@ -188,7 +185,9 @@ class SparkModelType(ModelType):
                     target.max_categories,
                 )
                 resolved["maxBins"] = target.max_categories
-        return estimator(**columns, **resolved)
+        # Constructors do not take every param (thresholds, weightCol): set them on the instance.
+        estimator._set(**{k: v for k, v in wired.items() if v is not None and estimator.hasParam(k)}, **resolved)
+        return estimator
 
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         if hasattr(fitted_stage, "featureImportances"):

@@ -1,4 +1,4 @@
-"""The baseline every candidate must beat: predict the training mean of the label."""
+"""The baseline every candidate must beat: the training mean (regression) or most frequent class."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from pyspark.ml import Estimator
 from pyspark.ml.param.shared import HasLabelCol, HasPredictionCol
 
 from sparkwright.errors import DataError
-from sparkwright.models.base import ModelType
+from sparkwright.features import INTERNAL_PREFIX
+from sparkwright.models.base import ModelType, Target
 from sparkwright.models.registry import register_model_type
 
 if TYPE_CHECKING:
+    from pyspark.ml import Pipeline
     from pyspark.ml.feature import SQLTransformer
     from pyspark.sql import DataFrame
+
+_CONSTANT = f"{INTERNAL_PREFIX}constant"
 
 
 class MeanEstimator(Estimator, HasLabelCol, HasPredictionCol):
@@ -41,17 +45,50 @@ class MeanEstimator(Estimator, HasLabelCol, HasPredictionCol):
         return SQLTransformer(statement=statement)
 
 
+def majority_class_estimator(target: Target) -> Pipeline:
+    """An intercept-only logistic regression: its probabilities are the training class frequencies.
+
+    With one all-zero feature the fitted intercepts are the log class priors, so the prediction is the
+    most frequent class for every row and ROC AUC is 0.5; being Java stages, it saves and logs like any
+    Spark model, probabilities included (log loss is the label's entropy).
+    """
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import SQLTransformer, VectorAssembler
+
+    vector = f"{_CONSTANT}_vector"
+    return Pipeline(
+        stages=[
+            SQLTransformer(statement=f"SELECT *, CAST(0.0 AS DOUBLE) AS `{_CONSTANT}` FROM __THIS__"),
+            VectorAssembler(inputCols=[_CONSTANT], outputCol=vector),
+            LogisticRegression(
+                featuresCol=vector,
+                labelCol=target.label_col,
+                predictionCol=target.prediction_col,
+                probabilityCol=target.probability_col,
+                rawPredictionCol=target.raw_prediction_col,
+                family="binomial" if target.num_classes == 2 else "multinomial",
+                regParam=0.0,
+                standardization=False,
+            ),
+        ]
+    )
+
+
 @register_model_type
 class Baseline(ModelType):
-    """``type: baseline`` — no parameters; with log_label it still averages the label in its own units."""
+    """``type: baseline`` — no parameters; the project's threshold and class weights do not apply to it.
+
+    With log_label it still averages the label in its own units.
+    """
 
     name = "baseline"
-    tasks = ("regression",)
+    tasks = ("regression", "classification")
     fits_log_label = False
     uses_features = False
 
-    def build(
-        self, params: Mapping[str, Any], *, label_col: str, features_col: str, prediction_col: str
-    ) -> MeanEstimator:
+    def build(self, params: Mapping[str, Any], target: Target) -> MeanEstimator | Pipeline:
         self.validate_params(params)
-        return MeanEstimator(labelCol=label_col, predictionCol=prediction_col)
+        if target.is_classification:
+            return majority_class_estimator(target)
+        return MeanEstimator(labelCol=target.label_col, predictionCol=target.prediction_col)

@@ -14,17 +14,31 @@ from sparkwright.features import (
     build_feature_stages,
     feature_names,
     importances_by_column,
+    max_categories,
+)
+from sparkwright.models.base import ModelType, Target
+from sparkwright.models.labels import (
+    ClassWeight,
+    class_weight_column,
+    index_to_label_stage,
+    label_classes,
+    label_indexer,
 )
 from sparkwright.models.registry import get_model_type
 
 if TYPE_CHECKING:
-    from pyspark.ml import PipelineModel
+    from pyspark.ml import PipelineModel, Transformer
     from pyspark.sql import DataFrame
 
 PREDICTION_COL = "prediction"
+PROBABILITY_COL = "probability"
 _FEATURES = f"{INTERNAL_PREFIX}features"
 _LOG_LABEL = f"{INTERNAL_PREFIX}label_log"
 _LOG_PREDICTION = f"{INTERNAL_PREFIX}prediction_log"
+_LABEL_INDEX = f"{INTERNAL_PREFIX}label_index"
+_PREDICTED_INDEX = f"{INTERNAL_PREFIX}prediction_index"
+_RAW_PREDICTION = f"{INTERNAL_PREFIX}raw_prediction"
+_WEIGHT = f"{INTERNAL_PREFIX}weight"
 
 
 @dataclass(frozen=True)
@@ -32,13 +46,18 @@ class FittedModel:
     """A fitted pipeline whose ``transform`` outputs ``prediction`` in the label's units.
 
     Attributes:
-        pipeline_model: Feature stages + estimator (+ the exp() back-transform when trained on log(label)).
+        pipeline_model: Feature stages + estimator (+ the exp() back-transform when trained on log(label),
+            or the class-index -> label mapping for classification).
         spec: The project file's model spec.
         model_type: The registered type name.
         params: The estimator parameters actually used (defaults included).
         label_col: The label column, in its own units.
         log_label: Whether the estimator was trained on ln(label).
         importances: Importance per original column, largest first; None when the type has none.
+        task: ``regression`` or ``classification``.
+        classes: Classification: the class labels (as strings) in the order of the ``probability``
+            vector; a binary task's positive class is the last.
+        threshold: Binary classification: the probability at or above which the positive class is predicted.
     """
 
     pipeline_model: PipelineModel
@@ -48,6 +67,9 @@ class FittedModel:
     label_col: str
     log_label: bool
     importances: dict[str, float] | None
+    task: str = "regression"
+    classes: list[str] | None = None
+    threshold: float | None = None
 
     @property
     def name(self) -> str:
@@ -62,7 +84,11 @@ def fit_model(
     categorical: Sequence[str],
     numeric: Sequence[str],
     impute: ImputeStrategy | None,
-    log_label: bool,
+    log_label: bool = False,
+    task: str = "regression",
+    positive_class: Any = None,
+    threshold: float | None = None,
+    class_weight: ClassWeight = None,
 ) -> FittedModel:
     """Fit ``spec`` with its feature stages on ``train_df`` (the training split, and nothing else).
 
@@ -70,51 +96,72 @@ def fit_model(
     output, so predictions are in label units (the median, not the mean, of a log-normal error; no
     smearing correction). The baseline averages the label in its own units either way.
 
+    For classification the label is indexed (classes in sorted order, ``positive_class`` last for a
+    binary task), the model writes ``probability`` (a vector in that order) and a final stage maps the
+    predicted index back to the label's own values and type. ``threshold`` applies to binary tasks;
+    ``class_weight`` (``"balanced"`` or ``{class: weight}``) weights training rows. Neither applies to
+    the baseline, which always predicts the most frequent class.
+
     Raises:
         ConfigError: Bad ``spec.params`` (path ``<model name>.params.<param>``).
-        ModelError: Unknown model type.
-        DataError: Missing columns, null labels, labels <= 0 with ``log_label``, or numeric nulls with
-            ``impute=None``.
+        ModelError: Unknown model type, or a type that cannot fit this label (gbt with 3+ classes).
+        DataError: Missing columns, null labels, fewer than two classes, labels <= 0 with ``log_label``,
+            or numeric nulls with ``impute=None``.
     """
-    from pyspark.ml import Pipeline
-    from pyspark.ml.feature import SQLTransformer
+    from pyspark.ml import Pipeline, PipelineModel
 
-    model_type = get_model_type(spec.type, "regression")
-    model_type.validate_params(spec.params, f"{spec.display_name}.params")
-    params = model_type.resolve_params(spec.params)
+    model_type = get_model_type(spec.type, task)
+    model_type.validate_params(spec.params, f"{spec.display_name}.params", task)
+    params = model_type.resolve_params(spec.params, task)
     _check_training_data(train_df, label_col, list(categorical), list(numeric), impute, log_label)
 
-    on_log = log_label and model_type.fits_log_label
-    feature_stages = (
-        build_feature_stages(categorical, numeric, impute=impute, features_col=_FEATURES)
-        if model_type.uses_features
-        else []
-    )
-    estimator = model_type.build(
-        params,
-        label_col=_LOG_LABEL if on_log else label_col,
-        features_col=_FEATURES,
-        prediction_col=_LOG_PREDICTION if on_log else PREDICTION_COL,
-    )
-    stages = [*feature_stages, estimator]
+    classification = task == "classification"
+    on_log = log_label and model_type.fits_log_label and not classification
     train = train_df
+    prefix_stages: list[Transformer | Any] = []
+    post_stages: list[Transformer] = []
+    classes: list[str] | None = None
+    weight_col = None
+    if classification:
+        classes = label_classes(train_df, label_col, positive_class)
+        prefix_stages.append(label_indexer(classes, label_col, _LABEL_INDEX))
+        post_stages.append(index_to_label_stage(classes, _PREDICTED_INDEX, PREDICTION_COL, train_df.schema[label_col]))
+        if class_weight is not None and model_type.uses_features:
+            train = train.withColumn(_WEIGHT, class_weight_column(train_df, label_col, classes, class_weight))
+            weight_col = _WEIGHT
+    if not classification or not model_type.uses_features:
+        threshold = None
+    elif len(classes or []) != 2:
+        threshold = None
     if on_log:
+        from pyspark.ml.feature import SQLTransformer
         from pyspark.sql import functions as F
 
-        train = train_df.withColumn(_LOG_LABEL, F.ln(F.col(label_col).cast("double")))
-        stages.append(
+        train = train.withColumn(_LOG_LABEL, F.ln(F.col(f"`{label_col}`").cast("double")))
+        post_stages.append(
             SQLTransformer(statement=f"SELECT *, EXP(`{_LOG_PREDICTION}`) AS `{PREDICTION_COL}` FROM __THIS__")
         )
-    pipeline_model = Pipeline(stages=stages).fit(train)
+    if model_type.uses_features:
+        prefix_stages += build_feature_stages(
+            categorical, numeric, impute=impute, features_col=_FEATURES, one_hot=model_type.one_hot
+        )
 
-    importances = None
-    values = model_type.importances(pipeline_model.stages[len(feature_stages)])
-    if values is not None:
-        from pyspark.ml import PipelineModel
-
-        # Only the schema is needed: no Spark job runs here.
-        schema = PipelineModel(pipeline_model.stages[: len(feature_stages)]).transform(train_df).schema
-        importances = importances_by_column(values, feature_names(schema, _FEATURES), [*categorical, *numeric])
+    prefix = Pipeline(stages=prefix_stages).fit(train)
+    prepared = prefix.transform(train)
+    target = Target(
+        task=task,
+        label_col=_LABEL_INDEX if classification else (_LOG_LABEL if on_log else label_col),
+        features_col=_FEATURES,
+        prediction_col=_PREDICTED_INDEX if classification else (_LOG_PREDICTION if on_log else PREDICTION_COL),
+        probability_col=PROBABILITY_COL if classification else None,
+        raw_prediction_col=_RAW_PREDICTION if classification else None,
+        weight_col=weight_col,
+        num_classes=len(classes) if classes else None,
+        threshold=threshold,
+        max_categories=max_categories(prepared, _FEATURES) if model_type.uses_features else 0,
+    )
+    estimator_model = model_type.build(params, target).fit(prepared)
+    pipeline_model = PipelineModel(stages=[*prefix.stages, estimator_model, *post_stages])
     return FittedModel(
         pipeline_model=pipeline_model,
         spec=spec,
@@ -122,20 +169,45 @@ def fit_model(
         params=params,
         label_col=label_col,
         log_label=on_log,
-        importances=importances,
+        importances=_importances(model_type, estimator_model, prepared, [*categorical, *numeric]),
+        task=task,
+        classes=classes,
+        threshold=threshold,
     )
 
 
 def predict(fitted: FittedModel | PipelineModel, df: DataFrame) -> DataFrame:
-    """``df``'s columns plus ``prediction`` (internal ``__sw_`` columns dropped).
+    """``df``'s columns plus ``prediction`` (and ``probability`` for classifiers); internal columns dropped.
 
     Raises:
-        DataError: ``df`` already has a ``prediction`` column.
+        DataError: ``df`` already has a ``prediction`` or ``probability`` column.
     """
-    if PREDICTION_COL in df.columns:
-        raise DataError(f"the data already has a {PREDICTION_COL!r} column; drop or rename it before scoring.")
+    clashes = [c for c in (PREDICTION_COL, PROBABILITY_COL) if c in df.columns]
+    if clashes:
+        raise DataError(f"the data already has column(s) {clashes}; drop or rename them before scoring.")
     model = fitted.pipeline_model if isinstance(fitted, FittedModel) else fitted
-    return model.transform(df).select(*[f"`{c}`" for c in df.columns], PREDICTION_COL)
+    scored = model.transform(df)
+    outputs = [c for c in (PREDICTION_COL, PROBABILITY_COL) if c in scored.columns]
+    return scored.select(*[f"`{c}`" for c in df.columns], *outputs)
+
+
+def evaluate_model(fitted: FittedModel, predictions: DataFrame) -> dict[str, float]:
+    """The task's test metrics of ``predict(fitted, df)`` output (``df`` must hold the label)."""
+    from sparkwright.evaluate import classification_metrics, regression_metrics
+
+    if fitted.task == "classification":
+        assert fitted.classes is not None
+        return classification_metrics(predictions, fitted.label_col, fitted.classes, PREDICTION_COL, PROBABILITY_COL)
+    return regression_metrics(predictions, fitted.label_col, PREDICTION_COL)
+
+
+def _importances(
+    model_type: ModelType, estimator_model: Transformer, prepared: DataFrame, columns: list[str]
+) -> dict[str, float] | None:
+    values = model_type.importances(estimator_model)
+    if values is None:
+        return None
+    return importances_by_column(values, feature_names(prepared.schema, _FEATURES), columns)
 
 
 def _check_training_data(

@@ -169,7 +169,7 @@ def validate_models(config: ProjectConfig) -> None:
             model_type = get_model_type(spec.type, config.task)
         except ModelError as exc:
             raise ConfigError(str(exc), path=f"{path}.type") from None
-        model_type.validate_params(spec.params, f"{path}.params")
+        model_type.validate_params(spec.params, f"{path}.params", config.task)
 
 
 def _as_config(project: str | os.PathLike[str] | ProjectConfig | dict[str, Any]) -> ProjectConfig:
@@ -298,7 +298,11 @@ def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tupl
 
     df = read_table(spark, silver.path, silver.version)
     train, test = split_train_test(
-        df, test_fraction=config.split.test_fraction, seed=config.split.seed, key_columns=config.data.keys or None
+        df,
+        test_fraction=config.split.test_fraction,
+        seed=config.split.seed,
+        key_columns=config.data.keys or None,
+        stratify_by=config.data.label if config.task == "classification" else None,
     )
     train, test = train.cache(), test.cache()
     counts = {"train_rows": train.count(), "test_rows": test.count()}

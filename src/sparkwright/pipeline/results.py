@@ -35,6 +35,7 @@ class ModelResult:
     model_uri: str
     fit_seconds: float
     importances: dict[str, float] | None = None
+    threshold: float | None = None
 
 
 @dataclass

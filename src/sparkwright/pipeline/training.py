@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkwright.config import ModelSpec, ProjectConfig, project_file_text
 from sparkwright.pipeline.artifacts import ArtifactWriter
@@ -14,7 +14,49 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
 
+    from sparkwright.models import FittedModel
+
 PLOT_SAMPLE_ROWS = 5_000
+CURVE_SAMPLE_ROWS = 20_000
+# Share of the training split held out to choose a 'max_f1' threshold (the model is then refit on all of it).
+THRESHOLD_VALIDATION_FRACTION = 0.2
+
+
+def fit_for_project(config: ProjectConfig, spec: ModelSpec, train: DataFrame) -> FittedModel:
+    """Fit ``spec`` on ``train`` with the project's features, cleansing and classification settings.
+
+    A ``max_f1`` threshold is chosen on a stratified validation slice of ``train`` by a first fit on
+    the rest; the returned model is refit on all of ``train`` with that threshold.
+    """
+    from sparkwright.data import feature_columns, split_train_test
+    from sparkwright.models import best_f1_threshold, fit_model, predict
+
+    label = config.data.label
+    assert label is not None
+    categorical, numeric = feature_columns(train, config)
+    kwargs: dict[str, Any] = {
+        "label_col": label,
+        "categorical": categorical,
+        "numeric": numeric,
+        "impute": config.cleanse.impute,
+        "log_label": config.cleanse.log_label,
+        "task": config.task,
+    }
+    threshold: Any = None
+    if config.task == "classification":
+        settings = config.classification_settings
+        kwargs.update(positive_class=settings.positive_class, class_weight=settings.class_weight)
+        threshold = settings.threshold
+    if threshold == "max_f1" and spec.type != "baseline":
+        fit_part, validation = split_train_test(
+            train, test_fraction=THRESHOLD_VALIDATION_FRACTION, seed=config.split.seed + 1, stratify_by=label
+        )
+        first = fit_model(fit_part, spec, threshold=0.5, **kwargs)
+        if len(first.classes or []) == 2:
+            threshold = best_f1_threshold(predict(first, validation), label, first.classes[-1])
+        else:
+            threshold = None
+    return fit_model(train, spec, threshold=None if threshold == "max_f1" else threshold, **kwargs)
 
 
 def train_one(
@@ -27,11 +69,12 @@ def train_one(
     train: DataFrame,
     test: DataFrame,
     silver: TableRef,
+    *,
+    extra_params: dict[str, Any] | None = None,
 ) -> ModelResult:
     """Fit one model inside its Pipeline, evaluate it on the test set and log it to a nested run."""
     from sparkwright.data import feature_columns
-    from sparkwright.evaluate import regression_metrics
-    from sparkwright.models import fit_model, predict
+    from sparkwright.models import evaluate_model, predict
 
     label = config.data.label
     assert label is not None
@@ -40,19 +83,12 @@ def train_one(
     with tracker.run(experiment_id, spec.display_name, parent_run_id=parent_id, tags=tags) as run_id:
         tracker.log_delta_input(run_id, silver.path, silver.version)
         started = time.perf_counter()
-        fitted = fit_model(
-            train,
-            spec,
-            label_col=label,
-            categorical=categorical,
-            numeric=numeric,
-            impute=config.cleanse.impute,
-            log_label=config.cleanse.log_label,
-        )
+        fitted = fit_for_project(config, spec, train)
         fit_seconds = time.perf_counter() - started
         predictions = predict(fitted, test).cache()
-        metrics = regression_metrics(predictions, label)
-        sample = predictions.select(label, "prediction").limit(PLOT_SAMPLE_ROWS).toPandas()
+        metrics = evaluate_model(fitted, predictions)
+        sample = _plot_sample(fitted, predictions)
+        confusion = _confusion(fitted, predictions)
         predictions.unpersist()
         tracker.log_params(
             run_id,
@@ -63,6 +99,8 @@ def train_one(
                 "log_label": config.cleanse.log_label,
                 "categorical_features": ",".join(categorical),
                 "numeric_features": ",".join(numeric),
+                **_classification_params(fitted),
+                **(extra_params or {}),
             },
         )
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds})
@@ -72,9 +110,9 @@ def train_one(
         def write_artifacts() -> None:
             tracker.log_text(run_id, project_yaml, "project.yaml")
             # Training-set metrics show over-fitting; nothing downstream waits for them.
-            train_metrics = regression_metrics(predict(fitted, train), label)
+            train_metrics = evaluate_model(fitted, predict(fitted, train))
             tracker.log_metrics(run_id, {f"train_{k}": v for k, v in train_metrics.items()})
-            _log_plots(tracker, run_id, spec.display_name, sample, label, fitted.importances)
+            _log_plots(tracker, run_id, spec.display_name, fitted, sample, confusion)
             tracker.log_spark_model(
                 run_id,
                 fitted.pipeline_model,
@@ -92,28 +130,84 @@ def train_one(
         model_uri=model_uri_of_run(run_id),
         fit_seconds=fit_seconds,
         importances=fitted.importances,
+        threshold=fitted.threshold,
     )
+
+
+def _classification_params(fitted: FittedModel) -> dict[str, Any]:
+    if fitted.task != "classification":
+        return {}
+    params: dict[str, Any] = {"classes": ",".join(fitted.classes or [])}
+    if fitted.threshold is not None:
+        params["threshold"] = fitted.threshold
+    return params
+
+
+def _plot_sample(fitted: FittedModel, predictions: DataFrame) -> pd.DataFrame:
+    """A bounded driver-side sample for the plots: label and prediction, or class index and probabilities."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    label = fitted.label_col
+    if fitted.task != "classification":
+        return predictions.select(label, "prediction").limit(PLOT_SAMPLE_ROWS).toPandas()
+    index = F.lit(None).cast("int")
+    for i, cls in enumerate(fitted.classes or []):
+        index = F.when(F.col(f"`{label}`").cast("string") == F.lit(cls), F.lit(i)).otherwise(index)
+    return (
+        predictions.select(index.alias("actual"), vector_to_array("probability").alias("probability"))
+        .limit(CURVE_SAMPLE_ROWS)
+        .toPandas()
+    )
+
+
+def _confusion(fitted: FittedModel, predictions: DataFrame) -> Any:
+    from sparkwright.evaluate import confusion_matrix
+
+    if fitted.task != "classification":
+        return None
+    return confusion_matrix(predictions, fitted.label_col, fitted.classes or [])
 
 
 def _log_plots(
     tracker: Tracker,
     run_id: str,
     name: str,
+    fitted: FittedModel,
     sample: pd.DataFrame,
-    label: str,
-    importances: dict[str, float] | None,
+    confusion: Any,
 ) -> None:
+    import numpy as np
+
     from sparkwright import plots
 
-    actual, predicted = sample[label].to_numpy(float), sample["prediction"].to_numpy(float)
-    tracker.log_figure(
-        run_id,
-        plots.predicted_vs_actual(actual, predicted, f"{name}: predicted vs actual"),
-        "plots/predicted_vs_actual.png",
-    )
-    tracker.log_figure(run_id, plots.residuals(actual, predicted, f"{name}: residuals"), "plots/residuals.png")
-    if importances:
+    if fitted.task == "classification":
+        classes = fitted.classes or []
+        tracker.log_dict(run_id, {"classes": confusion.classes, "counts": confusion.counts}, "confusion_matrix.json")
         tracker.log_figure(
-            run_id, plots.feature_importance(importances, f"{name}: feature importance"), "plots/feature_importance.png"
+            run_id, plots.confusion_matrix(classes, confusion.counts, f"{name}: confusion matrix"), "plots/confusion.png"
         )
-        tracker.log_dict(run_id, importances, "feature_importance.json")
+        actual = sample["actual"].to_numpy(int)
+        scores = np.vstack(sample["probability"].to_numpy()) if len(sample) else np.empty((0, len(classes)))
+        tracker.log_figure(run_id, plots.roc_curve(actual, scores, classes, f"{name}: ROC"), "plots/roc.png")
+        tracker.log_figure(
+            run_id,
+            plots.precision_recall_curve(actual, scores, classes, f"{name}: precision-recall"),
+            "plots/precision_recall.png",
+        )
+    else:
+        label = fitted.label_col
+        actual, predicted = sample[label].to_numpy(float), sample["prediction"].to_numpy(float)
+        tracker.log_figure(
+            run_id,
+            plots.predicted_vs_actual(actual, predicted, f"{name}: predicted vs actual"),
+            "plots/predicted_vs_actual.png",
+        )
+        tracker.log_figure(run_id, plots.residuals(actual, predicted, f"{name}: residuals"), "plots/residuals.png")
+    if fitted.importances:
+        tracker.log_figure(
+            run_id,
+            plots.feature_importance(fitted.importances, f"{name}: feature importance"),
+            "plots/feature_importance.png",
+        )
+        tracker.log_dict(run_id, fitted.importances, "feature_importance.json")

@@ -201,14 +201,16 @@ def _parse_spec(spec: Any, path: str) -> Distribution:
         return Fixed(spec)
     if len(spec) != 1:
         raise ConfigError(
-            f"a distribution is one key with its arguments, e.g. {{uniform: [0, 1]}}, got keys {sorted(map(str, spec))}.",
+            "a distribution is one key with its arguments, e.g. {uniform: [0, 1]}, "
+            f"got keys {sorted(map(str, spec))}.",
             path,
         )
     ((kind, args),) = spec.items()
     kind = str(kind)
     if kind not in DISTRIBUTIONS:
         raise ConfigError(
-            f"unknown distribution {kind!r}; use one of {', '.join(DISTRIBUTIONS)}." + did_you_mean(kind, set(DISTRIBUTIONS)),
+            f"unknown distribution {kind!r}; use one of {', '.join(DISTRIBUTIONS)}."
+            + did_you_mean(kind, set(DISTRIBUTIONS)),
             path,
         )
     if kind == "choice":

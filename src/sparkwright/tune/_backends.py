@@ -46,9 +46,11 @@ class HyperoptBackend(Backend):
         self._docs: dict[int, dict[str, Any]] = {}
         self._rstate = np.random.default_rng(seed)
         self._convert = _spaces.converter(space)
-        # ATPE draws from Python's global `random`, not from the seed hyperopt passes: give it its own
-        # seeded stream so a seed reproduces ATPE's points too, and leave the caller's `random` as it was.
-        self._python_random = random.Random(seed).getstate() if algorithm == "atpe" else None
+        # ATPE draws from Python's and numpy's global generators, not from the seed hyperopt passes: give it
+        # its own seeded streams so a seed reproduces ATPE's points too, and leave the caller's as they were.
+        self._atpe_state = (
+            (random.Random(seed).getstate(), np.random.RandomState(seed).get_state()) if algorithm == "atpe" else None
+        )
 
     def ask(self) -> tuple[int, dict[str, Any]]:
         from hyperopt.utils import coarse_utcnow
@@ -57,7 +59,7 @@ class HyperoptBackend(Backend):
         new_ids = trials.new_trial_ids(1)
         trials.refresh()
         seed = int(self._rstate.integers(2**31 - 1))
-        with self._own_python_random(), _quiet("hyperopt"):
+        with self._own_global_random(), _quiet("hyperopt"):
             docs = self._suggest(new_ids, self._domain, trials, seed)
         trials.insert_trial_docs(docs)
         trials.refresh()
@@ -79,17 +81,21 @@ class HyperoptBackend(Backend):
         self._trials.refresh()
 
     @contextlib.contextmanager
-    def _own_python_random(self) -> Iterator[None]:
-        if self._python_random is None:
+    def _own_global_random(self) -> Iterator[None]:
+        if self._atpe_state is None:
             yield
             return
-        caller_state = random.getstate()
-        random.setstate(self._python_random)
+        import numpy as np
+
+        caller = random.getstate(), np.random.get_state()
+        random.setstate(self._atpe_state[0])
+        np.random.set_state(self._atpe_state[1])
         try:
             yield
         finally:
-            self._python_random = random.getstate()
-            random.setstate(caller_state)
+            self._atpe_state = random.getstate(), np.random.get_state()
+            random.setstate(caller[0])
+            np.random.set_state(caller[1])
 
 
 class OptunaBackend(Backend):

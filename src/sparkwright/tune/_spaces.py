@@ -119,7 +119,7 @@ def converter(space: Mapping[str, Distribution]) -> Callable[[Mapping[str, Any]]
                 low, high, q, integer = args
                 # hyperopt rounds x / q; clipping only catches float error at the (multiple-of-q) bounds.
                 value = min(max(round(float(raw[name]) / q) * q, low), high)
-                params[name] = int(round(value)) if integer else round(float(value), 12)
+                params[name] = round(value) if integer else round(float(value), 12)
             else:
                 params[name] = float(raw[name])
         return params

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +40,16 @@ def run_spark_trials(
 ) -> SearchResult:
     import numpy as np
     from hyperopt import atpe, fmin, rand, tpe
+    from hyperopt.exceptions import AllTrialsFailed
 
     from sparkwright.tune._backends import _quiet, _require_atpe_packages
     from sparkwright.tune._search import NoProgress, _active_session, _is_connect
 
     spark = spark if spark is not None else _active_session()
     if spark is None:
-        raise ConfigError(f"trials: spark (hyperopt's SparkTrials) needs a SparkSession and none is active; {_ALTERNATIVES}.")
+        raise ConfigError(
+            f"trials: spark (hyperopt's SparkTrials) needs a SparkSession and none is active; {_ALTERNATIVES}."
+        )
     if _is_connect(spark):
         raise ConfigError(
             "trials: spark (hyperopt's SparkTrials) needs a classic SparkContext, and this session is Spark "
@@ -71,13 +75,17 @@ def run_spark_trials(
 
     def run_fmin() -> None:
         try:
-            with _quiet("hyperopt"):
+            with _quiet("hyperopt"), warnings.catch_warnings():
+                # pyspark's note that SparkTrials' threads do not inherit job tags: nothing to act on.
+                warnings.filterwarnings("ignore", message="Spark session is not provided")
                 fmin(
                     wrapped, _spaces.to_hyperopt(space), algo=algo, max_evals=max_evals, timeout=timeout_seconds,
                     trials=spark_trials, rstate=np.random.default_rng(seed), max_queue_len=parallelism,
-                    early_stop_fn=early_stop if early_stop_after else None, verbose=False,
+                    early_stop_fn=early_stop if early_stop_after else None, verbose=False, return_argmin=False,
                     show_progressbar=False,
                 )  # fmt: skip
+        except AllTrialsFailed:
+            pass  # fmin's closing argmin; the failed trials are reported like any others
         except BaseException as exc:
             failure.append(exc)
 
@@ -118,7 +126,9 @@ def _new_spark_trials(spark: SparkSession, parallelism: int) -> Any:
     try:
         return SparkTrials(parallelism=parallelism, spark_session=spark)
     except Exception as exc:
-        raise ConfigError(f"hyperopt's SparkTrials cannot run with this session ({type(exc).__name__}: {exc}); {_ALTERNATIVES}.") from exc
+        raise ConfigError(
+            f"hyperopt's SparkTrials cannot run with this session ({type(exc).__name__}: {exc}); {_ALTERNATIVES}."
+        ) from exc
 
 
 def _hyperopt_objective(objective: Objective, convert: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Any:
@@ -169,8 +179,5 @@ def _trial(doc: dict[str, Any], convert: Callable[[Mapping[str, Any]], dict[str,
 
     raw = {name: values[0] for name, values in doc["misc"]["vals"].items() if values}
     loss, error, started, ended = _outcome(doc)
-    if doc["state"] == base.JOB_STATE_CANCEL:
-        status = "cancelled"
-    else:
-        status = "ok" if error is None else "failed"
+    status = "cancelled" if doc["state"] == base.JOB_STATE_CANCEL else "ok" if error is None else "failed"
     return Trial(doc["tid"], convert(raw), loss, status, max(0.0, ended - started), error, started, ended)

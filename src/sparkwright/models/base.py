@@ -71,6 +71,7 @@ class Target:
     def is_classification(self) -> bool:
         return self.task == "classification"
 
+
 # name -> (test, what it must be). Checked for every type that has the param.
 _BOUNDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "maxDepth": (lambda v: v >= 0, "an integer >= 0"),
@@ -153,7 +154,9 @@ class SparkModelType(ModelType):
         from pyspark.ml.param import Param
 
         estimator = cls.estimator_for(task)
-        return sorted(n for n in dir(estimator) if isinstance(getattr(estimator, n), Param) and n not in RESERVED_PARAMS)
+        return sorted(
+            n for n in dir(estimator) if isinstance(getattr(estimator, n), Param) and n not in RESERVED_PARAMS
+        )
 
     def validate_params(self, params: Mapping[str, Any], path: str = "params", task: str = "regression") -> None:
         self._convert(params, path, task)
@@ -192,6 +195,9 @@ class SparkModelType(ModelType):
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         if hasattr(fitted_stage, "featureImportances"):
             return [float(v) for v in fitted_stage.featureImportances.toArray()]
+        if hasattr(fitted_stage, "coefficientMatrix") and getattr(fitted_stage, "numClasses", 2) > 2:
+            # Multinomial: one row of coefficients per class; a feature matters by its total weight.
+            return [float(v) for v in abs(fitted_stage.coefficientMatrix.toArray()).sum(axis=0)]
         if hasattr(fitted_stage, "coefficients"):
             return [abs(float(v)) for v in fitted_stage.coefficients.toArray()]
         return None

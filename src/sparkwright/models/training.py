@@ -129,9 +129,7 @@ def fit_model(
         if class_weight is not None and model_type.uses_features:
             train = train.withColumn(_WEIGHT, class_weight_column(train_df, label_col, classes, class_weight))
             weight_col = _WEIGHT
-    if not classification or not model_type.uses_features:
-        threshold = None
-    elif len(classes or []) != 2:
+    if not classification or not model_type.uses_features or len(classes or []) != 2:
         threshold = None
     if on_log:
         from pyspark.ml.feature import SQLTransformer

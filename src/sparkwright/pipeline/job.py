@@ -297,11 +297,13 @@ def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tupl
     from sparkwright.data import read_table, split_train_test
 
     df = read_table(spark, silver.path, silver.version)
+    # Keys listed in data.drop are not in silver; the row's content then identifies it instead.
+    keys = [k for k in config.data.keys if k in df.columns]
     train, test = split_train_test(
         df,
         test_fraction=config.split.test_fraction,
         seed=config.split.seed,
-        key_columns=config.data.keys or None,
+        key_columns=keys or None,
         stratify_by=config.data.label if config.task == "classification" else None,
     )
     train, test = train.cache(), test.cache()

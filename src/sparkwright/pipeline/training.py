@@ -185,7 +185,9 @@ def _log_plots(
         classes = fitted.classes or []
         tracker.log_dict(run_id, {"classes": confusion.classes, "counts": confusion.counts}, "confusion_matrix.json")
         tracker.log_figure(
-            run_id, plots.confusion_matrix(classes, confusion.counts, f"{name}: confusion matrix"), "plots/confusion.png"
+            run_id,
+            plots.confusion_matrix(classes, confusion.counts, f"{name}: confusion matrix"),
+            "plots/confusion.png",
         )
         actual = sample["actual"].to_numpy(int)
         scores = np.vstack(sample["probability"].to_numpy()) if len(sample) else np.empty((0, len(classes)))

@@ -1,0 +1,163 @@
+"""One conformance test over every registered model type, for every task it supports.
+
+Each type must fit inside its feature Pipeline, predict every row, beat (or, for the baseline, be)
+the baseline, log to MLflow with a signature, load back and score the same, and reject a bad param
+with the YAML path. A new type gets all of this by registering itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from sparkwright.config import ModelSpec
+from sparkwright.errors import ConfigError, ModelError
+from sparkwright.evaluate import classification_metrics, regression_metrics
+from sparkwright.models import fit_model, get_model_type, model_types, predict
+from sparkwright.tracking import Tracker
+
+CATEGORICAL = ["meal", "room_type"]
+NUMERIC = ["lead_time", "lead_time_missing", "nights"]
+SCHEMA = (
+    "meal string, room_type string, lead_time double, lead_time_missing double, nights double, "
+    "price double, booked string, tier int"
+)
+# Small, fast settings where a type's defaults would take long on 2 cores.
+QUICK_PARAMS = {"gbt": {"maxIter": 10}, "xgboost": {"n_estimators": 30}}
+
+
+def _rows(n: int, seed: int) -> list[tuple]:
+    """Hotel-like rows: a price, a binary 'booked' and a 3-class 'tier' that all depend on the features."""
+    rng = np.random.default_rng(seed)
+    meals = rng.choice(["bed_and_breakfast", "half_board", "self_catering"], n)
+    rooms = rng.choice(["double", "suite"], n)
+    lead = rng.uniform(0, 100, n)
+    nights = rng.integers(1, 8, n).astype(float)
+    score = 40 * (meals == "half_board") + 30 * (rooms == "suite") + 0.8 * lead + 4 * nights
+    price = 60 + score + rng.normal(0, 5, n)
+    booked = np.where(score + rng.normal(0, 12, n) > np.median(score), "yes", "no")
+    tier = np.digitize(score + rng.normal(0, 8, n), np.quantile(score, [0.33, 0.66]))
+    null = rng.random(n) < 0.1
+    return [
+        (m, r, None if z else float(x), float(z), float(k), float(y), b, int(t))
+        for m, r, x, z, k, y, b, t in zip(meals, rooms, lead, null, nights, price, booked, tier, strict=True)
+    ]
+
+
+@pytest.fixture(scope="module")
+def train(spark):
+    return spark.createDataFrame(_rows(500, seed=1), SCHEMA).cache()
+
+
+@pytest.fixture(scope="module")
+def test(spark):
+    return spark.createDataFrame(_rows(200, seed=2), SCHEMA).cache()
+
+
+def _fit(train_df, type_: str, task: str, label: str, params: dict | None = None):
+    return fit_model(
+        train_df,
+        ModelSpec(type=type_, params=QUICK_PARAMS.get(type_, {}) if params is None else params),
+        label_col=label,
+        categorical=CATEGORICAL,
+        numeric=NUMERIC,
+        impute="median",
+        task=task,
+    )
+
+
+def _metrics(fitted, scored, label: str) -> dict[str, float]:
+    if fitted.task == "classification":
+        return classification_metrics(scored, label, fitted.classes)
+    return regression_metrics(scored, label)
+
+
+@pytest.fixture(scope="module")
+def baselines(train, test):
+    """The baseline's test metrics per (task, label)."""
+    out = {}
+    for task, label in (("regression", "price"), ("classification", "booked"), ("classification", "tier")):
+        fitted = _fit(train, "baseline", task, label)
+        out[(task, label)] = _metrics(fitted, predict(fitted, test), label)
+    return out
+
+
+CASES = [("regression", "price", t) for t in model_types("regression")] + [
+    ("classification", "booked", t) for t in model_types("classification")
+]
+
+
+@pytest.mark.parametrize(("task", "label", "type_"), CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
+def test_conformance(task, label, type_, train, test, baselines, workspace, tmp_path):
+    import mlflow.pyfunc
+
+    fitted = _fit(train, type_, task, label)
+    scored = predict(fitted, test).cache()
+    outputs = ["prediction", "probability"] if task == "classification" else ["prediction"]
+    assert scored.columns == [*test.columns, *outputs]
+    assert scored.where(F.col("prediction").isNull()).count() == 0
+    assert scored.count() == test.count()
+
+    metrics, base = _metrics(fitted, scored, label), baselines[(task, label)]
+    if type_ == "baseline":
+        assert metrics == pytest.approx(base)
+        assert fitted.importances is None
+    elif task == "regression":
+        assert metrics["rmse"] < 0.7 * base["rmse"]
+    else:
+        assert metrics["roc_auc"] > base["roc_auc"] + 0.2
+        assert metrics["f1"] > base["f1"]
+        assert dict(scored.dtypes)["prediction"] == "string"  # the label's own values and type
+        assert {r.prediction for r in scored.select("prediction").distinct().collect()} <= {"yes", "no"}
+    if fitted.importances is not None:
+        assert set(fitted.importances) == {*CATEGORICAL, *NUMERIC}
+
+    # Log to MLflow with a signature, load back (Spark flavour and pyfunc) and score the same.
+    tracker = Tracker(workspace.tracking_uri, workspace.artifacts)
+    experiment = tracker.experiment_id("conformance")
+    example = test.select(*CATEGORICAL, *NUMERIC).limit(5)
+    with tracker.run(experiment, type_) as run_id:
+        logged = tracker.log_spark_model(
+            run_id,
+            fitted.pipeline_model,
+            input_example=example.toPandas(),
+            predictions=predict(fitted, example).select("prediction").toPandas(),
+        )
+    model = mlflow.pyfunc.load_model(logged.model_uri)
+    assert model.metadata.get_input_schema().input_names() == [*CATEGORICAL, *NUMERIC]
+    assert model.metadata.get_output_schema().input_names() == ["prediction"]
+    rows = test.select(*CATEGORICAL, *NUMERIC).limit(20).toPandas()
+    expected = [r.prediction for r in predict(fitted, test.limit(20)).collect()]
+    got = list(np.asarray(model.predict(rows)).ravel())
+    if task == "regression":
+        assert got == pytest.approx(expected, rel=1e-9)
+    else:
+        assert got == expected
+
+    with pytest.raises(ConfigError, match=r"^models\[0\]\.params\.notAParam: "):
+        get_model_type(type_, task).validate_params({"notAParam": 1}, "models[0].params", task)
+
+
+MULTICLASS = [t for t in model_types("classification") if t != "gbt"]
+
+
+@pytest.mark.parametrize("type_", MULTICLASS)
+def test_multiclass(type_, train, test, baselines):
+    fitted = _fit(train, type_, "classification", "tier")
+    assert fitted.classes == ["0", "1", "2"]
+    scored = predict(fitted, test)
+    assert dict(scored.dtypes)["prediction"] == "int"
+    assert {r.prediction for r in scored.select("prediction").distinct().collect()} <= {0, 1, 2}
+    assert all(len(r.probability) == 3 for r in scored.select("probability").limit(5).collect())
+    metrics, base = classification_metrics(scored, "tier", fitted.classes), baselines[("classification", "tier")]
+    if type_ == "baseline":
+        assert metrics["roc_auc"] == pytest.approx(0.5)
+    else:
+        assert metrics["roc_auc"] > base["roc_auc"] + 0.2
+        assert metrics["accuracy"] > base["accuracy"]
+
+
+def test_gbt_refuses_multiclass_naming_alternatives(train):
+    with pytest.raises(ModelError, match=r"gbt classifies two classes only, but the label has 3; use xgboost"):
+        _fit(train, "gbt", "classification", "tier")

@@ -12,7 +12,7 @@ import pytest
 
 from sparkwright.config.space import parse_space
 from sparkwright.errors import ConfigError
-from sparkwright.tune import GridPoint, Trial, grid_search, search
+from sparkwright.tune import GridPoint, Trial, grid_search, resolve_trials, search
 
 SPACE = {"x": {"uniform": [-10, 10]}, "depth": {"quniform": [2, 12, 1]}, "kind": {"choice": ["a", [1, 2]]}, "seed": 5}
 
@@ -255,8 +255,10 @@ def test_cluster_path_runs_each_trial_as_a_spark_job(spark, connect):
             assert trial.loss == pytest.approx(trial.params["x"] ** 2)
 
 
-def test_spark_trials_runs_with_the_session(spark):
+def test_spark_trials_runs_with_the_session_and_records_failures(spark):
     def objective(params: dict) -> float:  # nested: Spark workers cannot import this test module
+        if params["kind"] == "a":
+            raise ValueError("kind a is not supported")
         return (params["x"] - 3) ** 2 + (params["depth"] - 6) ** 2
 
     seen: list[Trial] = []
@@ -265,18 +267,11 @@ def test_spark_trials_runs_with_the_session(spark):
         on_trial=seen.append,
     )  # fmt: skip
     assert result.executor == "sparktrials" and result.stopped_by == "max_evals"
-    assert len(result.ok_trials) == 4 and sorted(t.number for t in seen) == [0, 1, 2, 3]
+    assert sorted(t.number for t in result.trials) == sorted(t.number for t in seen) == [0, 1, 2, 3]
     assert all(type(t.params["depth"]) is int for t in result.trials)
-    assert result.best_loss == min(objective(t.params) for t in result.trials)
-
-
-def test_spark_trials_records_failures(spark):
-    def objective(params: dict) -> float:
-        raise ValueError("no")
-
-    result = search(objective, {"x": {"uniform": [0, 1]}}, max_evals=2, parallelism=2, trials="spark", spark=spark)
-    assert [t.status for t in result.trials] == ["failed", "failed"]
-    assert result.trials[0].error == "ValueError: no"
+    failed = [t for t in result.trials if t.params["kind"] == "a"]
+    assert failed and all(t.status == "failed" and t.error == "ValueError: kind a is not supported" for t in failed)
+    assert result.ok_trials and result.best_loss == min(objective(t.params) for t in result.ok_trials)
 
 
 def test_spark_trials_refuses_spark_connect_and_names_the_alternatives():
@@ -386,3 +381,10 @@ def test_grid_single_split_and_point_lists():
     assert result.best_params == {"a": 1} and result.points[0].std == 0.0
     with pytest.raises(ConfigError, match=r"parallelism must be an integer >= 1, got 0"):
         grid_search(lambda p, fold: 0.0, [{"a": 1}], parallelism=0)
+
+
+def test_auto_trials_follow_the_model_kind():
+    assert resolve_trials("auto", distributed=True) == "serial"
+    assert resolve_trials("auto", distributed=True, parallelism=3) == "threads"
+    assert resolve_trials("auto", distributed=False, parallelism=3) == "parallel"
+    assert resolve_trials("spark", distributed=False) == "spark"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sparkwright.config.space import Distribution, grid_points, parse_space
     from sparkwright.tune._grid import GridPoint, GridResult, grid_search
-    from sparkwright.tune._search import EXECUTORS, METHODS, NoProgress, search
+    from sparkwright.tune._search import EXECUTORS, METHODS, NoProgress, resolve_trials, search
     from sparkwright.tune._types import Objective, SearchResult, StopReason, Trial
 
 _EXPORTS: dict[str, str] = {
@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "EXECUTORS": "sparkwright.tune._search",
     "METHODS": "sparkwright.tune._search",
     "NoProgress": "sparkwright.tune._search",
+    "resolve_trials": "sparkwright.tune._search",
     "SearchResult": "sparkwright.tune._types",
     "Trial": "sparkwright.tune._types",
     "Objective": "sparkwright.tune._types",
@@ -56,6 +57,7 @@ __all__ = [
     "grid_points",
     "grid_search",
     "parse_space",
+    "resolve_trials",
     "search",
 ]
 

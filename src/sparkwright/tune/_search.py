@@ -56,11 +56,11 @@ def search(
             loss (a failed trial does not improve it).
         parallelism: Trials in flight at once (``threads``, ``parallel`` and ``spark``).
         trials: Where trials run. ``serial``: one after another on this thread, for objectives that are
-            distributed themselves (a Spark ML fit). ``threads``: driver threads, for objectives that
-            run Spark jobs or release the GIL. ``parallel``: sparkwright's parallel executor for
-            single-node Python objectives: worker processes on this machine when there is no session,
-            a local one or a Spark Connect session... see ``docs/tuning.md``; Spark jobs on a classic
-            cluster. ``spark``: hyperopt's ``SparkTrials`` (classic Spark only).
+            distributed themselves (a Spark ML fit). ``threads``: driver threads, for objectives that run
+            Spark jobs or release the GIL. ``parallel``: sparkwright's parallel executor for single-node
+            Python objectives: a pool of worker processes on this machine when the session is local (or
+            there is none), one Spark job per trial on a cluster or Spark Connect. ``spark``: hyperopt's
+            ``SparkTrials`` (classic Spark only).
         seed: Seeds the algorithm: the same seed proposes the same points (serially; in parallel, TPE's
             points depend on which trials have finished, random search's do not).
         on_trial: Called on the calling thread with each finished :class:`Trial`, in the order they finish.
@@ -95,6 +95,24 @@ def search(
         trials=result[0], stopped_by=result[1], seconds=result[2], method=method, algorithm=algorithm,
         executor=executor.name,
     )  # fmt: skip
+
+
+def resolve_trials(trials: str, *, distributed: bool, parallelism: int = 1) -> str:
+    """The executor for the project file's ``tune.trials``, where ``auto`` depends on the model.
+
+    ``auto``: a distributed objective (each trial a Spark ML fit) runs ``serial``, or on ``threads`` when
+    ``parallelism`` > 1 (Spark runs the concurrent fits' jobs side by side); a single-node objective
+    (scikit-learn on the driver) runs ``parallel``. Any other value is returned as it is.
+
+    Example:
+        >>> resolve_trials("auto", distributed=False)
+        'parallel'
+    """
+    if trials != "auto":
+        return trials
+    if not distributed:
+        return "parallel"
+    return "threads" if parallelism > 1 else "serial"
 
 
 class NoProgress:
@@ -200,17 +218,13 @@ def _is_connect(spark: Any) -> bool:
 
 
 def _parsed(space: Mapping[str, Any], method: str) -> dict[str, Distribution]:
-    from sparkwright.config import space as space_module
-
-    kinds = tuple(getattr(space_module, name) for name in ("Uniform", "LogUniform", "QUniform", "QLogUniform"))
-    kinds += (space_module.Choice, space_module.Normal, space_module.Fixed)
-    if space and all(isinstance(dist, kinds) for dist in space.values()):
+    """A parsed space as it is (checked against optuna's limits), or a raw YAML mapping parsed for ``method``."""
+    if space and all(isinstance(dist, Distribution) for dist in space.values()):
         parsed = dict(space)
-        # Parsed for another method (e.g. hyperopt's normal) still has to suit this one.
         if method == "optuna":
             from sparkwright.tune._spaces import to_optuna
 
-            to_optuna(parsed)
+            to_optuna(parsed)  # raises for normal, which a space parsed for hyperopt may hold
         return parsed
     return parse_space(space, "space", method)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import DataError
 
@@ -174,3 +174,46 @@ def _require_columns(predictions: DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in predictions.columns]
     if missing:
         raise DataError(f"columns {missing} are not in the predictions; columns: {', '.join(predictions.columns)}.")
+
+
+def array_metric(task: str, metric: str, actual: Any, prediction: Any, probability: Any = None) -> float:
+    """One metric from driver-side arrays (tuning trials of single-node models run without Spark).
+
+    Matches the Spark metrics above: classification takes class indices and a (rows, classes)
+    probability matrix, binary scores are of class 1, multiclass precision / recall / F1 are
+    support-weighted and AUCs one-vs-rest macro averages. PR AUC is average precision here (a step
+    sum, where Spark integrates the curve with trapezoids): close, not identical.
+    """
+    import numpy as np
+    from sklearn import metrics as m
+
+    y = np.asarray(actual)
+    p = np.asarray(prediction, dtype=float)
+    if task == "regression":
+        error = p - y.astype(float)
+        mse = float(np.mean(error**2))
+        values = {"mse": mse, "rmse": mse**0.5, "mae": float(np.mean(np.abs(error)))}
+        if metric == "r2":
+            return float(m.r2_score(y, p))
+        return values[metric]
+    y = y.astype(int)
+    proba = np.asarray(probability, dtype=float)
+    binary = proba.shape[1] == 2
+    average = "binary" if binary else "weighted"
+    if metric == "accuracy":
+        return float(m.accuracy_score(y, p))
+    if metric in ("precision", "recall", "f1"):
+        scorer = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[metric]
+        return float(scorer(y, p.astype(int), average=average, zero_division=0))
+    if metric == "log_loss":
+        return float(m.log_loss(y, np.clip(proba, _EPSILON, 1 - _EPSILON), labels=list(range(proba.shape[1]))))
+    if metric == "roc_auc":
+        if binary:
+            return float(m.roc_auc_score(y, proba[:, 1]))
+        return float(m.roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=list(range(proba.shape[1]))))
+    if metric == "pr_auc":
+        if binary:
+            return float(m.average_precision_score(y, proba[:, 1]))
+        onehot = np.eye(proba.shape[1])[y]
+        return float(m.average_precision_score(onehot, proba, average="macro"))
+    raise DataError(f"unknown metric {metric!r} for task {task!r}.")

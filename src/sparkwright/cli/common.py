@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -62,6 +62,21 @@ class RichReporter:
         with console.status(f"{description} ..."):
             yield
         console.print(f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]")
+
+    @contextmanager
+    def trials(self, description: str) -> Iterator[Callable[[int, int, float | None], None]]:
+        """A progress bar over a search's trials, showing the best score so far."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        with Progress(*columns, TextColumn("{task.fields[best]}"), console=console, transient=True) as progress:
+            task = progress.add_task(description, total=None, best="")
+
+            def update(done: int, planned: int, best: float | None) -> None:
+                shown = "" if best is None else f"best {best:.4g}"
+                progress.update(task, completed=done, total=planned, best=shown)
+
+            yield update
 
     def info(self, message: str) -> None:
         console.print(message)

@@ -108,17 +108,84 @@ def fit_model(
         DataError: Missing columns, null labels, fewer than two classes, labels <= 0 with ``log_label``,
             or numeric nulls with ``impute=None``.
     """
-    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml import PipelineModel
 
     model_type = get_model_type(spec.type, task)
     model_type.validate_params(spec.params, f"{spec.display_name}.params", task)
     params = model_type.resolve_params(spec.params, task)
-    _check_training_data(train_df, label_col, list(categorical), list(numeric), impute, log_label)
+    prepared = prepare_training(
+        train_df,
+        model_type,
+        label_col=label_col,
+        categorical=categorical,
+        numeric=numeric,
+        impute=impute,
+        log_label=log_label,
+        task=task,
+        positive_class=positive_class,
+        threshold=threshold,
+        class_weight=class_weight,
+    )
+    estimator_model = model_type.build(params, prepared.target).fit(prepared.rows)
+    pipeline_model = PipelineModel(stages=[*prepared.prefix.stages, estimator_model, *prepared.post_stages])
+    return FittedModel(
+        pipeline_model=pipeline_model,
+        spec=spec,
+        model_type=model_type.name,
+        params=params,
+        label_col=label_col,
+        log_label=prepared.target.label_col == _LOG_LABEL,
+        importances=_importances(model_type, estimator_model, prepared.rows, [*categorical, *numeric]),
+        task=task,
+        classes=prepared.classes,
+        threshold=prepared.target.threshold,
+    )
 
+
+@dataclass(frozen=True)
+class PreparedTraining:
+    """The training rows as the estimator sees them, and the stages around it.
+
+    Attributes:
+        prefix: Fitted label indexer (classification) and feature stages.
+        rows: ``prefix.transform(train)``, plus the weight / log-label columns: the estimator's input.
+        target: The estimator's columns and settings.
+        post_stages: Stages after the estimator (index -> label, exp of a log prediction).
+        classes: Classification: the classes in index order.
+    """
+
+    prefix: PipelineModel
+    rows: DataFrame
+    target: Target
+    post_stages: list[Transformer]
+    classes: list[str] | None
+
+
+def prepare_training(
+    train_df: DataFrame,
+    model_type: ModelType,
+    *,
+    label_col: str,
+    categorical: Sequence[str],
+    numeric: Sequence[str],
+    impute: ImputeStrategy | None,
+    log_label: bool = False,
+    task: str = "regression",
+    positive_class: Any = None,
+    threshold: float | None = None,
+    class_weight: ClassWeight = None,
+) -> PreparedTraining:
+    """Check the data, fit the label indexer and feature stages, and describe the estimator's target.
+
+    :func:`fit_model` fits the estimator on the result; tuning of single-node models collects it instead.
+    """
+    from pyspark.ml import Pipeline
+
+    _check_training_data(train_df, label_col, list(categorical), list(numeric), impute, log_label)
     classification = task == "classification"
     on_log = log_label and model_type.fits_log_label and not classification
     train = train_df
-    prefix_stages: list[Transformer | Any] = []
+    prefix_stages: list[Any] = []
     post_stages: list[Transformer] = []
     classes: list[str] | None = None
     weight_col = None
@@ -143,9 +210,8 @@ def fit_model(
         prefix_stages += build_feature_stages(
             categorical, numeric, impute=impute, features_col=_FEATURES, one_hot=model_type.one_hot
         )
-
     prefix = Pipeline(stages=prefix_stages).fit(train)
-    prepared = prefix.transform(train)
+    rows = prefix.transform(train)
     target = Target(
         task=task,
         label_col=_LABEL_INDEX if classification else (_LOG_LABEL if on_log else label_col),
@@ -156,22 +222,9 @@ def fit_model(
         weight_col=weight_col,
         num_classes=len(classes) if classes else None,
         threshold=threshold,
-        max_categories=max_categories(prepared, _FEATURES) if model_type.uses_features else 0,
+        max_categories=max_categories(rows, _FEATURES) if model_type.uses_features else 0,
     )
-    estimator_model = model_type.build(params, target).fit(prepared)
-    pipeline_model = PipelineModel(stages=[*prefix.stages, estimator_model, *post_stages])
-    return FittedModel(
-        pipeline_model=pipeline_model,
-        spec=spec,
-        model_type=model_type.name,
-        params=params,
-        label_col=label_col,
-        log_label=on_log,
-        importances=_importances(model_type, estimator_model, prepared, [*categorical, *numeric]),
-        task=task,
-        classes=classes,
-        threshold=threshold,
-    )
+    return PreparedTraining(prefix=prefix, rows=rows, target=target, post_stages=post_stages, classes=classes)
 
 
 def predict(fitted: FittedModel | PipelineModel, df: DataFrame) -> DataFrame:

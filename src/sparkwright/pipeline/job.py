@@ -20,6 +20,7 @@ from sparkwright.pipeline.artifacts import ArtifactWriter
 from sparkwright.pipeline.promotion import register_best
 from sparkwright.pipeline.results import BASELINE, ModelResult, RunResult, TableRef, lineage_params
 from sparkwright.pipeline.training import train_one
+from sparkwright.pipeline.tuning import TuningResult, check_tune_spaces, tune_model
 from sparkwright.tracking import Tracker
 from sparkwright.workspace import Workspace
 
@@ -36,6 +37,9 @@ class Reporter(Protocol):
 
     def stage(self, name: str, description: str) -> Any: ...
 
+    def trials(self, description: str) -> Any:
+        """A context manager yielding ``update(done, planned, best)`` for a search's progress bar."""
+
     def info(self, message: str) -> None: ...
 
 
@@ -43,6 +47,10 @@ class _SilentReporter:
     @contextmanager
     def stage(self, name: str, description: str) -> Iterator[None]:
         yield
+
+    @contextmanager
+    def trials(self, description: str) -> Iterator[Any]:
+        yield lambda done, planned, best: log.info("%s: %d/%d trials, best %s", description, done, planned, best)
 
     def info(self, message: str) -> None:
         log.info(message)
@@ -120,12 +128,34 @@ def run(
             tracker.log_params(parent_id, counts)
 
         results: list[ModelResult] = []
+        tuning: list[TuningResult] = []
         specs = [ModelSpec(type=BASELINE), *config.models]
         with ArtifactWriter(tracker) as artifacts:
             for spec in specs:
+                extra: dict[str, Any] = {}
+                if config.tune is not None and spec.display_name in config.tune.space:
+                    # A progress bar rather than a stage spinner: one live display at a time.
+                    with reporter.trials(f"Tuning {spec.display_name}") as update:
+                        tuned = tune_model(tracker, experiment_id, parent_id, config, spec, train, update)
+                    timings[f"tune:{spec.display_name}"] = tuned.seconds
+                    reporter.info(_tuning_line(tuned, config.selection_metric))
+                    tuning.append(tuned)
+                    spec = spec.model_copy(update={"params": {**spec.params, **tuned.best_params}})
+                    extra = {"tuned_by_run": tuned.run_id, f"tune_cv_{config.selection_metric}": tuned.best_score}
                 with stage(f"train:{spec.display_name}", f"Training {spec.display_name}"):
                     results.append(
-                        train_one(tracker, artifacts, experiment_id, parent_id, config, spec, train, test, silver_ref)
+                        train_one(
+                            tracker,
+                            artifacts,
+                            experiment_id,
+                            parent_id,
+                            config,
+                            spec,
+                            train,
+                            test,
+                            silver_ref,
+                            extra_params=extra,
+                        )
                     )
             with stage("artifacts", "Writing models and plots"):
                 artifacts.wait()
@@ -147,8 +177,11 @@ def run(
             cleanse_report=cleanse_report,
             models=results,
             report_path=report_path,
+            tuning=tuning,
         )
         tracker.log_dict(parent_id, {"leaderboard": result.leaderboard()}, "leaderboard.json")
+        if tuning:
+            tracker.log_dict(parent_id, {"trials": result.tuning_leaderboard()}, "tuning_leaderboard.json")
         tracker.log_metrics(parent_id, {f"best_{k}": v for k, v in result.best.metrics.items() if isinstance(v, float)})
 
         if config.registry is not None:
@@ -170,6 +203,16 @@ def validate_models(config: ProjectConfig) -> None:
         except ModelError as exc:
             raise ConfigError(str(exc), path=f"{path}.type") from None
         model_type.validate_params(spec.params, f"{path}.params", config.task)
+    check_tune_spaces(config)
+
+
+def _tuning_line(tuned: TuningResult, metric: str) -> str:
+    failed = f", {tuned.failed} failed" if tuned.failed else ""
+    return (
+        f"✓ Tuned {tuned.model}: {tuned.trials} trials{failed} ({tuned.method} {tuned.algorithm}, "
+        f"{tuned.executor}, stopped by {tuned.stopped_by}); best cross-validated {metric} {tuned.best_score:.4f} "
+        f"with {tuned.best_params} ({tuned.seconds:.1f}s)"
+    )
 
 
 def _as_config(project: str | os.PathLike[str] | ProjectConfig | dict[str, Any]) -> ProjectConfig:

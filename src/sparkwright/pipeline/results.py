@@ -11,6 +11,7 @@ from sparkwright.tracking import model_uri
 
 if TYPE_CHECKING:
     from sparkwright.data import IngestResult
+    from sparkwright.pipeline.tuning import TuningResult
 
 BASELINE = "baseline"
 
@@ -58,6 +59,7 @@ class RunResult:
     promoted: bool = False
     report_path: Path | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    tuning: list[TuningResult] = field(default_factory=list)
 
     @property
     def baseline(self) -> ModelResult:
@@ -93,6 +95,13 @@ class RunResult:
                 }
             )
         return rows
+
+    def tuning_leaderboard(self) -> list[dict[str, Any]]:
+        """Every tuning trial of every model, best cross-validated score first (failed trials last)."""
+        rows = [row for tuned in self.tuning for row in tuned.rows]
+        ok = [r for r in rows if r["score"] is not None]
+        ok.sort(key=lambda r: r["score"], reverse=self.higher_is_better)
+        return [{"rank": i, **r} for i, r in enumerate(ok, start=1)] + [r for r in rows if r["score"] is None]
 
 
 def lineage_params(tables: dict[str, TableRef]) -> dict[str, Any]:

@@ -22,41 +22,63 @@ CURVE_SAMPLE_ROWS = 20_000
 THRESHOLD_VALIDATION_FRACTION = 0.2
 
 
-def fit_for_project(config: ProjectConfig, spec: ModelSpec, train: DataFrame) -> FittedModel:
+def fit_for_project(
+    config: ProjectConfig, spec: ModelSpec, train: DataFrame, *, choose_threshold: bool = True
+) -> FittedModel:
     """Fit ``spec`` on ``train`` with the project's features, cleansing and classification settings.
 
     A ``max_f1`` threshold is chosen on a stratified validation slice of ``train`` by a first fit on
-    the rest; the returned model is refit on all of ``train`` with that threshold.
+    the rest; the returned model is refit on all of ``train`` with that threshold. Tuning trials pass
+    ``choose_threshold=False`` and use 0.5 instead.
     """
-    from sparkwright.data import feature_columns, split_train_test
+    from sparkwright.data import split_train_test
     from sparkwright.models import best_f1_threshold, fit_model, predict
+
+    kwargs = fit_settings(config, train)
+    threshold = kwargs.pop("threshold")
+    if threshold == "max_f1" and (spec.type == "baseline" or not choose_threshold):
+        threshold = 0.5
+    if threshold == "max_f1":
+        fit_part, validation = split_train_test(
+            train,
+            test_fraction=THRESHOLD_VALIDATION_FRACTION,
+            seed=config.split.seed + 1,
+            stratify_by=kwargs["label_col"],
+        )
+        first = fit_model(fit_part, spec, threshold=0.5, **kwargs)
+        classes = first.classes or []
+        threshold = (
+            best_f1_threshold(predict(first, validation), kwargs["label_col"], classes[-1])
+            if len(classes) == 2
+            else None
+        )
+    return fit_model(train, spec, threshold=threshold, **kwargs)
+
+
+def fit_settings(config: ProjectConfig, train: DataFrame) -> dict[str, Any]:
+    """The keyword arguments of :func:`sparkwright.models.fit_model` that the project file decides."""
+    from sparkwright.data import feature_columns
 
     label = config.data.label
     assert label is not None
     categorical, numeric = feature_columns(train, config)
-    kwargs: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "label_col": label,
         "categorical": categorical,
         "numeric": numeric,
         "impute": config.cleanse.impute,
         "log_label": config.cleanse.log_label,
         "task": config.task,
+        "threshold": None,
     }
-    threshold: Any = None
     if config.task == "classification":
-        settings = config.classification_settings
-        kwargs.update(positive_class=settings.positive_class, class_weight=settings.class_weight)
-        threshold = settings.threshold
-    if threshold == "max_f1" and spec.type != "baseline":
-        fit_part, validation = split_train_test(
-            train, test_fraction=THRESHOLD_VALIDATION_FRACTION, seed=config.split.seed + 1, stratify_by=label
+        classification = config.classification_settings
+        settings.update(
+            positive_class=classification.positive_class,
+            class_weight=classification.class_weight,
+            threshold=classification.threshold,
         )
-        first = fit_model(fit_part, spec, threshold=0.5, **kwargs)
-        if len(first.classes or []) == 2:
-            threshold = best_f1_threshold(predict(first, validation), label, first.classes[-1])
-        else:
-            threshold = None
-    return fit_model(train, spec, threshold=None if threshold == "max_f1" else threshold, **kwargs)
+    return settings
 
 
 def train_one(

@@ -1,0 +1,108 @@
+"""Tuning trials of single-node models: featurize each fold once in Spark, then fit in plain Python.
+
+A :class:`LocalEvaluator` holds NumPy copies of the folds and pickles to worker processes (or Spark
+tasks), so trials run in parallel without a Spark job each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sparkwright.config import ModelSpec, ProjectConfig
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+@dataclass(frozen=True)
+class _Fold:
+    X_fit: np.ndarray
+    y_fit: np.ndarray
+    w_fit: np.ndarray | None
+    X_eval: np.ndarray
+    y_eval: np.ndarray  # class index, or the label in its own units
+
+
+@dataclass(frozen=True)
+class LocalEvaluator:
+    """``evaluate(params, fold) -> (loss, fold scores)`` for a single-node model type; fold -1: all folds.
+
+    Attributes:
+        base_params: The model's own params; a trial's params override them.
+        task, metric: What is scored; ``sign`` turns the metric into a loss (-1 when higher is better).
+        log_label: The model learns ln(label); predictions are exp()'d back before scoring.
+        num_classes: Classification: the number of classes.
+    """
+
+    folds: list[_Fold]
+    base_params: dict[str, Any]
+    task: str
+    metric: str
+    sign: float
+    log_label: bool
+    num_classes: int | None
+
+    @classmethod
+    def from_folds(
+        cls,
+        config: ProjectConfig,
+        spec: ModelSpec,
+        pairs: list[tuple[DataFrame, DataFrame]],
+        metric: str,
+        sign: float,
+    ) -> LocalEvaluator:
+        """Fit the feature stages on each fold's training part and collect both parts to the driver.
+
+        Raises:
+            ModelError: A fold is larger than the model's driver limit (``max_driver_rows``).
+        """
+        from sparkwright.models import get_model_type, prepare_training
+        from sparkwright.models.sklearn_model import collect_to_driver, ensure_fits_driver
+        from sparkwright.pipeline.training import fit_settings
+
+        model_type = get_model_type(spec.type, config.task)
+        folds, prepared = [], None
+        for fit_on, score_on in pairs:
+            settings = fit_settings(config, fit_on)
+            settings["threshold"] = 0.5 if config.task == "classification" else None
+            prepared = prepare_training(fit_on, model_type, **settings)
+            target = prepared.target
+            ensure_fits_driver(prepared.rows, spec.params)
+            X_fit, y_fit, w_fit = collect_to_driver(
+                prepared.rows, target.features_col, target.label_col, target.weight_col
+            )
+            scored = prepared.prefix.transform(score_on)
+            eval_label = target.label_col if config.task == "classification" else settings["label_col"]
+            X_eval, y_eval, _ = collect_to_driver(scored, target.features_col, eval_label)
+            folds.append(_Fold(X_fit, y_fit, w_fit, X_eval, y_eval))
+        assert prepared is not None
+        return cls(
+            folds=folds,
+            base_params=dict(spec.params),
+            task=config.task,
+            metric=metric,
+            sign=sign,
+            log_label=prepared.target.label_col != settings["label_col"] and config.task == "regression",
+            num_classes=prepared.target.num_classes,
+        )
+
+    def __call__(self, params: dict[str, Any], fold: int) -> tuple[float, list[float]]:
+        from sparkwright.evaluate import array_metric
+        from sparkwright.models.sklearn_model import fit_local, predict_local
+
+        chosen = range(len(self.folds)) if fold < 0 else [fold]
+        scores = []
+        for index in chosen:
+            data = self.folds[index]
+            estimator = fit_local({**self.base_params, **params}, self.task, data.X_fit, data.y_fit, data.w_fit)
+            threshold = 0.5 if self.num_classes == 2 else None
+            prediction, probability = predict_local(
+                estimator, data.X_eval, num_classes=self.num_classes, threshold=threshold
+            )
+            if self.log_label:
+                prediction = np.exp(prediction)
+            scores.append(array_metric(self.task, self.metric, data.y_eval, prediction, probability))
+        return self.sign * float(np.mean(scores)), scores

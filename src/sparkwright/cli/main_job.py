@@ -178,6 +178,8 @@ def _print_result(result: RunResult) -> None:
             f"{row['fit_seconds']:.1f}",
         )
     console.print(table)
+    if result.tuning:
+        _print_tuning(result)
     if result.registered_version:
         state = "promoted to [bold]champion[/]" if result.promoted else "kept as challenger (champion is better)"
         console.print(f"Registered [bold]{result.model_uri}[/] as challenger; {state}.")
@@ -190,6 +192,28 @@ def _print_result(result: RunResult) -> None:
     if result.report_path:
         console.print(f"Report:   {result.report_path}", soft_wrap=True)  # a path must stay copyable
     console.print(f"Tracking: experiment {result.project!r}, run {result.parent_run_id} — `sparkwright ui` to browse.")
+
+
+def _print_tuning(result: RunResult) -> None:
+    table = Table(
+        title=f"Tuning (cross-validated {result.metric} on the training split; best params refit above)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+    )
+    for column in ("model", "search", "trials", "stopped by", f"best {result.metric}", "best params"):
+        table.add_column(column, overflow="fold")
+    for tuned in result.tuning:
+        failed = f" ({tuned.failed} failed)" if tuned.failed else ""
+        table.add_row(
+            tuned.model,
+            f"{tuned.method} {tuned.algorithm}, {tuned.executor}",
+            f"{tuned.trials}{failed}",
+            tuned.stopped_by,
+            f"{tuned.best_score:.4f}",
+            ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in tuned.best_params.items()),
+        )
+    console.print(table)
 
 
 @app.command()

@@ -115,11 +115,6 @@ def check_classification_section(config: ProjectConfig) -> None:
             f"the classification section applies to task classification, not {config.task!r}; remove it.",
             "classification",
         )
-    if isinstance(section.threshold, float) and not 0 < section.threshold < 1:
-        raise ConfigError(
-            f"must be a probability between 0 and 1 (exclusive) or 'max_f1', got {section.threshold}.",
-            "classification.threshold",
-        )
 
 
 def check_tune_targets(config: ProjectConfig) -> None:

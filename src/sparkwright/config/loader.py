@@ -85,6 +85,8 @@ def _explain(error: dict[str, Any], loc: tuple[int | str, ...]) -> str:
         return "is required but missing; add it."
     if kind == "literal_error":
         return f"must be one of {error['ctx']['expected']}, got {got!r}."
+    if kind == "value_error":  # our own field validators: their message is already complete
+        return f"{error['ctx']['error']}."
     return f"{error['msg'].lower()}, got {got!r}."
 
 

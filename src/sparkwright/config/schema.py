@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sparkwright.config.quality import QualityRule
 from sparkwright.config.tasks import TASKS, TaskSpec
@@ -107,15 +107,32 @@ class ClassificationConfig(_Strict):
         description="Binary only: the class precision, recall and F1 are about. Default: the last in sorted "
         "order (1, true, 'yes' ...).",
     )
-    threshold: float | Literal["max_f1"] = Field(
+    threshold: float | str = Field(
         default=0.5,
         description="Binary only: predict the positive class when its probability is >= this. 'max_f1' picks "
         "the threshold that maximises F1 on a validation slice of the training data.",
     )
-    class_weight: Literal["balanced"] | dict[str, float] | None = Field(
+    class_weight: str | dict[str, float] | None = Field(
         default=None,
         description="Per-class training weights: 'balanced' (inverse class frequency) or {class: weight}.",
     )
+
+    # One clear message instead of pydantic's one-per-union-member.
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and value != "max_f1"):
+            raise ValueError(f"must be a probability between 0 and 1 (exclusive) or 'max_f1', got {value!r}")
+        if not isinstance(value, str) and not 0 < float(value) < 1:
+            raise ValueError(f"must be a probability between 0 and 1 (exclusive) or 'max_f1', got {value!r}")
+        return value
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "balanced":
+            raise ValueError(f"must be 'balanced' or a mapping {{class: weight}}, got {value!r}")
+        return value
 
 
 class TuneConfig(_Strict):

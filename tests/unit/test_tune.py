@@ -388,3 +388,19 @@ def test_auto_trials_follow_the_model_kind():
     assert resolve_trials("auto", distributed=True, parallelism=3) == "threads"
     assert resolve_trials("auto", distributed=False, parallelism=3) == "parallel"
     assert resolve_trials("spark", distributed=False) == "spark"
+
+
+def test_a_dead_worker_fails_its_trial_and_the_search_goes_on(tmp_path):
+    marker = tmp_path / "died-once"
+
+    def objective(params: dict) -> float:
+        import os
+
+        if not marker.exists():
+            marker.touch()
+            os._exit(3)  # a worker killed mid-trial (out of memory, a crash in native code)
+        return params["x"]
+
+    result = search(objective, {"x": {"uniform": [0, 1]}}, max_evals=4, parallelism=2, trials="parallel", seed=0)
+    assert len(result.trials) == 4 and len(result.ok_trials) >= 2
+    assert all(t.error and "Error" in t.error for t in result.failed_trials)

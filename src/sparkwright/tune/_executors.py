@@ -7,11 +7,17 @@ sees every result that exists when it proposes (hyperopt's ``max_queue_len`` = p
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import os
 import pickle
+import tempfile
+import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparkwright.errors import ConfigError
 from sparkwright.tune import _worker
@@ -73,51 +79,80 @@ class ThreadExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """A pool of ``parallelism`` worker processes on this machine, started once per search.
+    """Worker processes on this machine: ``parallelism`` trials at a time, a few milliseconds of overhead each.
 
-    The objective is pickled once per worker (cloudpickle, so closures and notebook functions work), then
-    each trial sends only its params and gets back (loss, error, start, end): no polling, no Spark job,
-    a few milliseconds of overhead per trial. Workers are loky processes (joblib's, which scikit-learn
-    brings): fresh interpreters started by fork + exec, so they inherit neither the driver's JVM gateway
-    nor its threads, and unlike multiprocessing's spawn they do not re-run the caller's ``__main__``
-    script.
+    Workers are loky processes (joblib's, which scikit-learn brings): fresh interpreters started by
+    fork + exec, so they inherit neither the driver's JVM gateway nor its threads, and unlike
+    multiprocessing's spawn they do not re-run the caller's ``__main__`` script. The pool is shared by the
+    searches of one driver process (a run tunes one model after another) and a worker exits after
+    ``IDLE_SECONDS`` without work, releasing the objective and the data it holds.
+
+    Each search writes its objective once to a file (cloudpickle: closures and notebook functions work);
+    a worker loads it on its first trial of that search and keeps it, so a trial ships only its params
+    and returns (loss, error, start, end) through a pipe, with no polling.
     """
 
     name = "processes"
+    IDLE_SECONDS = 60
+
+    _pools: ClassVar[dict[int, Any]] = {}
+    _pools_lock = threading.Lock()
 
     def __init__(self, objective: ObjectiveFn, parallelism: int):
         super().__init__(parallelism)
         import cloudpickle
 
         try:
-            self._payload = cloudpickle.dumps(objective)
+            payload = cloudpickle.dumps(objective)
         except Exception as exc:
             raise ConfigError(
                 f"trials: parallel runs the objective in worker processes, so it must be picklable "
                 f"(cloudpickle), but pickling it failed: {type(exc).__name__}: {exc}. Make it a function "
                 "of plain data (no SparkSession, locks or open connections), or use trials: threads / serial."
             ) from exc
-        self._pool = self._new_pool()
+        with tempfile.NamedTemporaryFile(prefix="sparkwright-objective-", suffix=".pkl", delete=False) as file:
+            file.write(payload)
+        self._objective_file = file.name
+        self._key = uuid.uuid4().hex
+        self._pool = self._shared_pool()
 
-    def _new_pool(self) -> Any:
+    def _shared_pool(self, replace_broken: bool = False) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(self.capacity, initializer=_worker.install, initargs=(self._payload, True))
+        with self._pools_lock:
+            pool = self._pools.get(self.capacity)
+            if pool is None or replace_broken:
+                if pool is not None:
+                    pool.shutdown(wait=False, kill_workers=True)
+                pool = self._pools[self.capacity] = ProcessPoolExecutor(self.capacity, timeout=self.IDLE_SECONDS)
+                if len(self._pools) == 1:
+                    atexit.register(_shutdown_pools)
+        # Start the workers now (a no-op task): they boot while the driver prepares the first points.
+        pool.submit(_worker.ready)
+        return pool
 
     def submit(self, params: dict[str, Any]) -> Future[_worker.Outcome]:
-        from joblib.externals.loky.process_executor import BrokenProcessPool
+        from joblib.externals.loky.process_executor import BrokenProcessPool, ShutdownExecutorError
 
         try:
-            return self._pool.submit(_worker.run_installed, params)
-        except BrokenProcessPool:
+            return self._pool.submit(_worker.run_from_file, self._key, self._objective_file, params)
+        except (BrokenProcessPool, ShutdownExecutorError, RuntimeError):
             # A worker died (killed, out of memory): its trial is recorded as failed; start a new pool.
             log.warning("a tuning worker process died; starting a new pool")
-            self._pool.shutdown(wait=False)
-            self._pool = self._new_pool()
-            return self._pool.submit(_worker.run_installed, params)
+            self._pool = self._shared_pool(replace_broken=True)
+            return self._pool.submit(_worker.run_from_file, self._key, self._objective_file, params)
 
     def close(self, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=not cancel, kill_workers=cancel)
+        if cancel:
+            # Trials already running cannot be interrupted one by one: stop this pool's workers.
+            self._shared_pool(replace_broken=True)
+        with contextlib.suppress(OSError):
+            os.unlink(self._objective_file)
+
+
+def _shutdown_pools() -> None:
+    for pool in ProcessExecutor._pools.values():
+        pool.shutdown(wait=False, kill_workers=True)
 
 
 class SparkJobExecutor(Executor):

@@ -88,8 +88,13 @@ def search(
             objective, parsed, algorithm, max_evals, timeout_seconds, early_stop_after, parallelism, seed,
             on_trial, spark,
         )  # fmt: skip
-    backend = make_backend(method, parsed, algorithm, seed)
+    # The executor first: worker processes start while the backend imports and builds its space.
     executor = _make_executor(objective, trials, min(parallelism, max_evals), spark)
+    try:
+        backend = make_backend(method, parsed, algorithm, seed)
+    except BaseException:
+        executor.close(cancel=True)
+        raise
     result = _run(backend, executor, max_evals, timeout_seconds, early_stop_after, on_trial)
     return SearchResult(
         trials=result[0], stopped_by=result[1], seconds=result[2], method=method, algorithm=algorithm,
@@ -182,7 +187,8 @@ def _trial(number: int, params: dict[str, Any], future: Future[Any]) -> Trial:
     except Exception as exc:
         # The worker itself failed (a process killed, a Spark job lost), not the objective.
         now = time.time()
-        return Trial(number, params, None, "failed", 0.0, f"{type(exc).__name__}: {exc}", now, now)
+        first_line = (str(exc).splitlines() or [""])[0]
+        return Trial(number, params, None, "failed", 0.0, f"{type(exc).__name__}: {first_line}", now, now)
     status = "ok" if error is None else "failed"
     return Trial(number, params, loss, status, ended - began, error, began, ended)
 

@@ -15,6 +15,7 @@ Outcome = tuple[float | None, str | None, float, float]
 """(loss, error, started, ended): loss is None exactly when error is set."""
 
 _installed: Callable[[dict[str, Any]], Any] | None = None
+_installed_key: str | None = None
 
 
 def evaluate(objective: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Outcome:
@@ -38,12 +39,20 @@ def as_loss(value: Any) -> float:
     return loss
 
 
-def install(payload: Any, pickled: bool) -> None:
-    """Process-pool initializer: keep the objective for every trial this process runs."""
-    global _installed
-    _installed = pickle.loads(payload) if pickled else payload
+def ready() -> None:
+    """A no-op task: submitting it makes a pool start its workers."""
 
 
-def run_installed(params: dict[str, Any]) -> Outcome:
-    assert _installed is not None, "the worker process was started without an objective"
+def run_from_file(key: str, path: str, params: dict[str, Any]) -> Outcome:
+    """Run one trial of search ``key`` in a worker process, loading its objective on the first one.
+
+    Only the latest search's objective is kept, so a worker holds one copy of its data at most.
+    """
+    global _installed, _installed_key
+    if _installed_key != key:
+        _installed = None  # release the previous search's objective before loading the next
+        with open(path, "rb") as file:
+            _installed = pickle.load(file)
+        _installed_key = key
+    assert _installed is not None
     return evaluate(_installed, params)

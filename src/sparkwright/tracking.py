@@ -196,9 +196,6 @@ class Tracker:
         )
         return str(version.version)
 
-    def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
-
     def version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         """The version that carries ``alias``, or None when the model or alias does not exist."""
         from mlflow.exceptions import MlflowException

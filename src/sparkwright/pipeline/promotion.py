@@ -6,6 +6,7 @@ import logging
 
 from sparkwright.config import ProjectConfig
 from sparkwright.pipeline.results import BASELINE, RunResult
+from sparkwright.registry import Registry
 from sparkwright.tracking import CHALLENGER, CHAMPION, LoggedModel, Tracker
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def register_best(tracker: Tracker, config: ProjectConfig, result: RunResult) ->
             "parent_run_id": result.parent_run_id,
         },
     )
-    tracker.set_alias(name, CHALLENGER, version)
+    registry = Registry(tracker)  # alias changes go through it, so `models rollback` knows the history
+    registry.set_alias(name, CHALLENGER, version)
     result.registered_model, result.registered_version = name, version
     champion = tracker.version_by_alias(name, CHAMPION)
     if champion is None:
@@ -40,7 +42,7 @@ def register_best(tracker: Tracker, config: ProjectConfig, result: RunResult) ->
         new = best.metrics[result.metric]
         result.promoted = current is None or (new > current if result.higher_is_better else new < current)
     if result.promoted:
-        tracker.set_alias(name, CHAMPION, version)
+        registry.set_alias(name, CHAMPION, version)
     tracker.set_tags(
         result.parent_run_id, {"sparkwright.registered_version": version, "sparkwright.promoted": result.promoted}
     )

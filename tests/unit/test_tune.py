@@ -246,8 +246,9 @@ def test_cluster_path_runs_each_trial_as_a_spark_job(spark, connect):
 
     space = parse_space({"x": {"uniform": [-1, 1]}, "depth": {"quniform": [2, 4, 1]}}, "space")
     executor = _executors.SparkJobExecutor(objective, 2, spark, connect=connect)
-    trials, stopped_by, _ = _run(make_backend("hyperopt", space, "random", 4), executor, 6, None, None, None)
-    assert len(trials) == 6 and stopped_by == "max_evals"
+    trials, stopped_by, _ = _run(make_backend("hyperopt", space, "random", 4), executor, 4, None, None, None)
+    assert len(trials) == 4 and stopped_by == "max_evals"
+    assert {t.status for t in trials} == {"ok", "failed"}
     for trial in trials:
         if trial.params["depth"] == 2:
             assert trial.error == "ValueError: too shallow"

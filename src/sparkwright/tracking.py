@@ -220,6 +220,18 @@ class Tracker:
         local = self.client.download_artifacts(version.run_id, "model", folder)
         return mlflow.pyfunc.load_model(local)
 
+    def download_model(self, source: str) -> Path:
+        """Fetch a logged model (``runs:/<run_id>/<path>`` or an artifact URI) into a temporary folder."""
+        import mlflow.artifacts
+
+        folder = tempfile.mkdtemp(prefix="sparkwright-model-")
+        if source.startswith("runs:/"):
+            run_id, _, path = source.removeprefix("runs:/").partition("/")
+            return Path(self.client.download_artifacts(run_id, path or "model", folder))
+        return Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=folder, tracking_uri=self.tracking_uri)
+        )
+
     def run_metric(self, run_id: str, metric: str) -> float | None:
         return self.client.get_run(run_id).data.metrics.get(metric)
 

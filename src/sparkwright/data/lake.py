@@ -142,6 +142,7 @@ def write_table(
     mode: WriteMode = "overwrite",
     allow_schema_change: bool = False,
     evolve_schema: bool = False,
+    replace_where: str | None = None,
 ) -> int:
     """Write ``df`` as a Delta table at ``path`` in one commit and return the new version.
 
@@ -156,6 +157,8 @@ def write_table(
         allow_schema_change: Replace the schema on overwrite (for diagnostic tables such as rejects).
         evolve_schema: On append, let ``df`` add columns (Delta ``mergeSchema``); missing or retyped
             columns still fail, because they would break readers of the existing rows.
+        replace_where: With ``overwrite`` on an existing table, replace only the rows matching this SQL
+            condition (all of ``df`` must match it): an idempotent rewrite of one slice, in one commit.
 
     Raises:
         DataError: The table exists with a different schema that the options do not allow.
@@ -166,7 +169,10 @@ def write_table(
     token = f"sparkwright-write-{uuid.uuid4().hex}"
     for attempt in range(1, _COMMIT_ATTEMPTS + 1):
         writer = df.write.format("delta").mode(mode).option("userMetadata", token)
-        if table_exists(spark, path):
+        exists = table_exists(spark, path)
+        if exists and replace_where is not None and mode == "overwrite":
+            writer = writer.option("replaceWhere", replace_where)
+        if exists:
             existing = spark.read.format("delta").load(path).schema
             if mode == "append":
                 if check_compatible(existing, df.schema, path, evolve_schema=evolve_schema):

@@ -101,8 +101,23 @@ def read_input(spark: SparkSession, source: str, types: dict[str, str]) -> tuple
     path = Path(source)
     if not path.exists():
         raise DataError(f"input {source!r} is neither a Delta table nor an existing file or folder.")
-    accepted, rejected = read_source(spark, SourceConfig(path=str(path.resolve()), schema=types or None))
+    source_config = SourceConfig(path=str(path.resolve()))
+    present = set(_file_columns(spark, source_config))
+    # Declare the model's types for the columns the file has; missing ones are reported by the caller.
+    declared = {c: t for c, t in types.items() if c in present}
+    accepted, rejected = read_source(spark, source_config.model_copy(update={"schema_": declared or None}))
     return accepted, rejected, str(path.resolve())
+
+
+def _file_columns(spark: SparkSession, source: Any) -> list[str]:
+    """The columns of a file input without inferring types (CSV: its header line only)."""
+    from sparkwright.data.sources import resolve_format
+
+    fmt = resolve_format(source)
+    reader = spark.read.format(fmt)
+    if fmt == "csv":
+        reader = reader.option("header", "true")
+    return reader.load(source.path).columns
 
 
 def score_batch(spark: SparkSession, registry: Registry, model: str, source: str, output: str) -> BatchResult:

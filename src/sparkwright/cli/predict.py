@@ -1,0 +1,69 @@
+"""``sparkwright predict``: batch scoring of a Delta table or files with a registered model, into Delta."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sparkwright.cli.common import (
+    ConfOption,
+    MasterOption,
+    VerboseOption,
+    WorkspaceOption,
+    app,
+    configure_logging,
+    console,
+    parse_spark_conf,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from sparkwright.workspace import Workspace
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Option("--model", help="models:/<name>@<alias> or models:/<name>/<version>.")],
+    input: Annotated[
+        str, typer.Option("--input", help="A Delta table (path or <project>/<table>), or csv/parquet/json files.")
+    ],
+    output: Annotated[str, typer.Option("--output", help="The Delta table to write (path or <project>/<table>).")],
+    workspace: WorkspaceOption = None,
+    master: MasterOption = None,
+    conf: ConfOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Score a table or files with a registered model into a Delta table; a rerun replaces its earlier rows."""
+    configure_logging(verbose)
+    with user_errors():
+        from sparkwright.cli.lake import _resolve_table
+        from sparkwright.deploy.batch import score_batch
+        from sparkwright.registry import Registry
+        from sparkwright.session import get_session
+        from sparkwright.tracking import Tracker
+        from sparkwright.workspace import Workspace
+
+        ws = Workspace.resolve(workspace)
+        registry = Registry(Tracker(ws.tracking_uri, ws.artifacts))
+        source = input if Path(input).exists() else _resolve_table(input, workspace)
+        target = _output_path(output, ws)
+        with console.status("Scoring ..."):
+            spark = get_session(master=master, conf=parse_spark_conf(conf))
+            result = score_batch(spark, registry, model, source, target)
+        console.print(
+            f"[green]✓[/] {result.rows:,} rows of {result.input_id} scored with {result.model_uri} into "
+            f"{result.output} (version {result.version})",
+            soft_wrap=True,
+        )
+        if result.rejected:
+            console.print(f"[yellow]{result.rejected:,} malformed rows[/] set aside in {result.rejects_table}")
+
+
+def _output_path(output: str, ws: Workspace) -> str:
+    """``<project>/<table>`` names a table in the workspace's lake; a URL, absolute or ./ path is a path."""
+    parts = output.strip("/").split("/")
+    if "://" in output or Path(output).is_absolute() or output.startswith(".") or len(parts) != 2:
+        return output
+    return ws.table_path(*parts)

@@ -1,0 +1,143 @@
+"""`sparkwright predict`: batch scoring into Delta, idempotent reruns, rejects, and a SIGKILL mid-write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+from typer.testing import CliRunner
+
+import sparkwright
+from sparkwright.cli import app
+from sparkwright.data import read_table, table_version
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    """A workspace where the hotel_rates sample was run once: champion registered, silver table written."""
+    import mlflow
+    import yaml
+
+    from sparkwright.demo import materialise_example
+    from sparkwright.workspace import Workspace
+
+    ws = Workspace.resolve(tmp_path_factory.mktemp("batch") / "ws")
+    os.environ["SPARKWRIGHT_TRACKING_URI"] = ws.tracking_uri
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    project = materialise_example("hotel_rates", ws, sample_rows=1_500)
+    raw = yaml.safe_load(project.read_text())
+    raw.update(models=[{"type": "linear_regression"}], explore={"enabled": False}, workspace=str(ws.root))
+    project.write_text(yaml.safe_dump(raw))
+    result = sparkwright.run(project, spark=spark)
+    yield ws, result
+    os.environ.pop("SPARKWRIGHT_TRACKING_URI", None)
+    mlflow.set_tracking_uri(None)
+
+
+def predict(ws, *args: str):
+    return runner.invoke(app, ["predict", *args, "--workspace", str(ws.root)], catch_exceptions=False)
+
+
+def test_scores_a_table_with_model_metadata_and_reruns_replace(spark, trained):
+    ws, result = trained
+    out = ws.table_path("hotel-rates", "scored")
+    first = predict(ws, "--model", "models:/hotel-rates@champion", "--input", "hotel-rates/silver",
+                    "--output", "hotel-rates/scored")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    silver = read_table(spark, result.tables["silver"].path)
+    scored = read_table(spark, out)
+    assert scored.count() == silver.count()
+    meta = scored.select("_model_name", "_model_version", "_model_uri", "_input").distinct().collect()
+    assert [tuple(r) for r in meta] == [
+        (
+            "hotel-rates",
+            int(result.registered_version),
+            f"models:/hotel-rates/{result.registered_version}",
+            result.tables["silver"].path,
+        )
+    ]
+    assert scored.where(F.col("prediction").isNull() | F.col("_scored_at").isNull()).count() == 0
+
+    # The predictions are the registered model's own.
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
+    inputs = model.metadata.get_input_schema().input_names()
+    sample = scored.orderBy("rownames" if "rownames" in scored.columns else inputs[0]).limit(20).toPandas()
+    assert list(model.predict(sample[inputs])) == pytest.approx(list(sample["prediction"]), rel=1e-9)
+
+    again = predict(ws, "--model", "models:/hotel-rates@champion", "--input", "hotel-rates/silver",
+                    "--output", "hotel-rates/scored")  # fmt: skip
+    assert again.exit_code == 0
+    assert "(version 1)" in again.output
+    assert read_table(spark, out).count() == silver.count()  # replaced, not appended
+
+
+def test_files_are_read_with_the_models_types_and_malformed_rows_set_aside(spark, trained, tmp_path):
+    ws, result = trained
+    frame = read_table(spark, result.tables["silver"].path).limit(30).toPandas()
+    csv = tmp_path / "new.csv"
+    frame.to_csv(csv, index=False)
+    lines = csv.read_text().splitlines()
+    broken = lines[1].split(",")
+    numeric_index = list(frame.columns).index("lead_time")
+    broken[numeric_index] = "soon"
+    csv.write_text("\n".join([*lines, ",".join(broken)]) + "\n")
+
+    outcome = predict(ws, "--model", "models:/hotel-rates/1", "--input", str(csv), "--output", "hotel-rates/new")
+    assert outcome.exit_code == 0, outcome.output
+    assert "30 rows" in outcome.output and "1 malformed rows" in outcome.output
+    rejects = read_table(spark, ws.table_path("hotel-rates", "new_rejects")).collect()
+    assert len(rejects) == 1 and "lead_time" in rejects[0]["_reason"] and "soon" in rejects[0]["_reason"]
+
+
+def test_input_without_the_models_columns_is_a_clear_error(spark, trained, tmp_path):
+    ws, _ = trained
+    csv = tmp_path / "thin.csv"
+    csv.write_text("lead_time,adults\n10,2\n")
+    outcome = predict(ws, "--model", "models:/hotel-rates@champion", "--input", str(csv), "--output", "x/y")
+    assert outcome.exit_code == 3
+    assert "the input lacks columns the model models:/hotel-rates/1 takes" in " ".join(outcome.output.split())
+    missing = predict(ws, "--model", "models:/hotel-rates@nope", "--input", str(csv), "--output", "x/y")
+    assert missing.exit_code == 4 and "has no alias 'nope'" in missing.output
+
+
+def test_a_killed_scoring_job_leaves_the_output_at_its_last_version(spark, trained, tmp_path):
+    ws, result = trained
+    big = str(tmp_path / "big")
+    silver = read_table(spark, result.tables["silver"].path)
+    # ~60k rows in 300 small partitions: the write of one local core takes several seconds, file by file.
+    silver.crossJoin(spark.range(40).select(F.col("id").alias("copy"))).repartition(300).write.format("delta").save(big)
+    out = ws.table_path("hotel-rates", "big_scored")
+    command = [str(Path(sys.executable).with_name("sparkwright")), "predict", "--model", "models:/hotel-rates/1",
+               "--input", big, "--output", out, "--workspace", str(ws.root), "--master", "local[1]"]  # fmt: skip
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARKWRIGHT_TRACKING_URI": ws.tracking_uri}
+    assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
+    rows = read_table(spark, big).count()
+    assert table_version(spark, out) == 0 and read_table(spark, out).count() == rows
+
+    before = {p for p in os.listdir(out) if p.endswith(".parquet")}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and not ({p for p in os.listdir(out) if p.endswith(".parquet")} - before):
+        assert proc.poll() is None, "the scoring job ended before it wrote a data file"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert {p for p in os.listdir(out) if p.endswith(".parquet")} - before, "killed before writing anything"
+    assert table_version(spark, out) == 0
+    assert read_table(spark, out).count() == rows
+
+    assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
+    assert table_version(spark, out) == 1
+    assert read_table(spark, out).count() == rows  # the rerun replaced, no duplicates

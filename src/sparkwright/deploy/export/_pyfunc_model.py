@@ -7,6 +7,7 @@ then too, before that folder exists) the same module comes from the installed pa
 
 from __future__ import annotations
 
+import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
@@ -22,7 +23,7 @@ class ExportedScorerModel(PythonModel):
     def load_context(self, context):
         self.scorer = ExportedScorer.load(context.artifacts["scorer"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.scorer.predict(model_input)
 
 

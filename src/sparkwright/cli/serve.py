@@ -1,0 +1,45 @@
+"""``sparkwright serve``: real-time REST scoring of a registered model (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sparkwright.cli.common import VerboseOption, WorkspaceOption, app, configure_logging, console, user_errors
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option("--model", help="models:/<name>@<alias> or models:/<name>/<version>.")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="SPARKWRIGHT_SERVE_TOKEN", help="Require 'Authorization: Bearer TOKEN' (except /health)."),
+    ] = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Refuse larger request bodies with 413.", min=1)] = 1_000_000,
+    workspace: WorkspaceOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve a model over HTTP: POST /predict, GET /health, GET /metadata, OpenAPI docs at /docs."""
+    configure_logging(verbose)
+    with user_errors():
+        import uvicorn
+
+        from sparkwright.deploy.serve import create_app, load_served_model
+        from sparkwright.registry import Registry
+        from sparkwright.tracking import Tracker
+        from sparkwright.workspace import Workspace
+
+        ws = Workspace.resolve(workspace)
+        with console.status("Loading the model ..."):
+            served = load_served_model(Registry(Tracker(ws.tracking_uri, ws.artifacts)), model)
+        api = create_app(served, token=token, max_body_bytes=max_body_bytes)
+        how = " through its NumPy export (no Spark)" if served.details.get("exported") else ""
+        console.print(
+            f"Serving models:/{served.name}/{served.version}{how} on http://{host}:{port} "
+            f"(docs: /docs{', bearer token required' if token else ''}). Ctrl+C stops.",
+            soft_wrap=True,
+        )
+    uvicorn.run(api, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose)

@@ -109,8 +109,15 @@ def test_input_columns_keep_null_and_nan_apart():
     assert list(ints.null) == [False, True, True] and ints.values[0] == 1
     strings = input_column(pd.Series(["a", None, math.nan, 3]), "string", "x")
     assert list(strings.values) == ["a", None, None, "3"]
+    nullable = input_column(pd.Series([1, None], dtype="Int64"), "bigint", "x")
+    assert list(nullable.null) == [False, True] and nullable.values[0] == 1
+    assert list(input_column(pd.Series([0.5, None], dtype="Float64"), "double", "x").null) == [False, True]
+    big = 2**60 + 1
+    assert input_column(pd.Series([big, None], dtype=object), "bigint", "x").values[0] == big
     with pytest.raises(ScoringError, match="whole numbers"):
         input_column(pd.Series([1.5]), "int", "x")
+    with pytest.raises(ScoringError, match="must hold int values; got 'a'"):
+        input_column(pd.Series(["a"]), "int", "x")
     with pytest.raises(ScoringError, match="must hold numbers"):
         input_column(pd.Series(["a"], dtype=object), "double", "x")
 
@@ -254,3 +261,22 @@ def test_index_to_label_gives_null_for_an_index_without_label():
     )
     column: Column = frame["p"]
     assert list(column.values) == [20, 10, None, None] and list(column.null) == [False, False, True, True]
+
+
+def test_exported_model_logged_to_a_run_loads_from_its_uri(workspace, tmp_path):
+    """log_exported_model uploads the pyfunc folder; runs:/<id>/exported_model then loads anywhere."""
+    import mlflow.pyfunc
+
+    from sparkwright.deploy.export import log_exported_model, save_pyfunc
+    from sparkwright.tracking import Tracker
+
+    step = ImputerStep({"columns": [{"input": "x", "output": "o", "surrogate": 0.5}], "missing_value": math.nan})
+    scorer = ExportedScorer([{"name": "x", "type": "double"}], [step], {"prediction": "o", "prediction_type": "double"})
+    folder = save_pyfunc(scorer, tmp_path / "exported")
+    tracker = Tracker(workspace.tracking_uri, workspace.artifacts)
+    with tracker.run(tracker.experiment_id("export"), "export") as run_id:
+        logged = log_exported_model(tracker, run_id, folder)
+    assert logged.model_uri == f"runs:/{run_id}/exported_model"
+    loaded = mlflow.pyfunc.load_model(logged.model_uri)
+    assert list(loaded.predict(pd.DataFrame({"x": [None, 2.0]}))["o"]) == [0.5, 2.0]
+    assert tracker.register(logged, "exported-model") == "1"

@@ -130,11 +130,12 @@ def input_column(values: Any, spark_type: str, name: str) -> Column:
             array[null] = None
             return Column("string", array, null)
         return Column("string", array)
+    # NumPy dtypes take the fast paths; object columns and pandas' nullable dtypes (Int64, Float64,
+    # boolean, with pd.NA) go value by value.
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"
     if spark_type in ("double", "float"):
         dtype = np.float64 if spark_type == "double" else np.float32
-        if series.dtype.kind == "f":
-            return Column(spark_type, series.to_numpy(dtype=dtype))
-        if series.dtype.kind in "iub":
+        if kind in "fiub":
             return Column(spark_type, series.to_numpy(dtype=np.float64).astype(dtype))
         array = series.to_numpy(dtype=object)
         null = np.fromiter((v is None or v is pd.NA for v in array), dtype=bool, count=len(array))
@@ -145,23 +146,30 @@ def input_column(values: Any, spark_type: str, name: str) -> Column:
             raise ScoringError(f"column {name!r} must hold numbers ({spark_type}); got {odd!r}.") from None
         return Column(spark_type, numbers.astype(dtype), null if null.any() else None)
     if spark_type in INTEGRAL_TYPES or spark_type == "boolean":
-        if series.dtype.kind in "iub":
-            array = series.to_numpy()
-            return Column(spark_type, array.astype(bool if spark_type == "boolean" else np.int64))
+        if kind in "iub":
+            return Column(spark_type, series.to_numpy().astype(bool if spark_type == "boolean" else np.int64))
         array = series.to_numpy(dtype=object)
         null = _is_missing(array)
-        try:
-            numbers = np.array([0 if n else v for v, n in zip(array, null, strict=True)], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ScoringError(f"column {name!r} must hold {spark_type} values; got {_first_odd(array)!r}.") from None
+        values = [0 if n else _whole(v, name, spark_type) for v, n in zip(array, null, strict=True)]
         if spark_type == "boolean":
-            if not np.isin(numbers, (0.0, 1.0)).all():
+            if any(v not in (0, 1) for v in values):
                 raise ScoringError(f"column {name!r} must hold true or false.")
-            return Column("boolean", numbers.astype(bool), null if null.any() else None)
-        if (numbers != np.floor(numbers)).any():
-            raise ScoringError(f"column {name!r} must hold whole numbers ({spark_type}).")
-        return Column(spark_type, numbers.astype(np.int64), null if null.any() else None)
+            return Column("boolean", np.array(values, dtype=bool), null if null.any() else None)
+        return Column(spark_type, np.array(values, dtype=np.int64), null if null.any() else None)
     raise ScoringError(f"column {name!r} has type {spark_type!r}, which the scorer does not read.")
+
+
+def _whole(value: Any, name: str, spark_type: str) -> int:
+    """An integer value exactly (no detour through float, which rounds above 2**53)."""
+    try:
+        if isinstance(value, str):
+            raise TypeError
+        whole = int(value)
+    except (TypeError, ValueError):
+        raise ScoringError(f"column {name!r} must hold {spark_type} values; got {value!r}.") from None
+    if whole != value:
+        raise ScoringError(f"column {name!r} must hold whole numbers ({spark_type}); got {value!r}.")
+    return whole
 
 
 def _is_missing(array: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Fitted Spark trees as flat NumPy arrays, read from the model's own saved form.
 
-Walking ``rootNode()`` through py4j costs about 0.8 ms per node (several JVM round trips each), about
-30 s for a 40-tree forest of depth 10. Instead the model is saved once with its own writer, whose
+Walking ``rootNode()`` through py4j costs about 0.75 ms per node (several JVM round trips each), about
+a minute for a 40-tree forest of depth 10 (78K nodes). Instead the model is saved once with its own writer, whose
 ``data`` Parquet holds every node (id, prediction, impurity stats, children, split) in the layout Spark
 must keep readable across versions, and read back: with pyarrow when the driver wrote it to its own
 disk (a local master), else with one Spark job. Node ids are pre-order, the root is 0, a leaf's children

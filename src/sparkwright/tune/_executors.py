@@ -197,7 +197,9 @@ def _rdd_job(spark: SparkSession, payload: bytes) -> Callable[[dict[str, Any]], 
     run_trial = _executor_side_trial()
 
     def run(params: dict[str, Any]) -> _worker.Outcome:
-        def task(_: Any) -> Any:
+        def task(rows: Any) -> Any:
+            for _ in rows:
+                pass  # a worker that leaves its input unread is not reused: read it, keep the worker warm
             # The Broadcast object outlives the task in a reused Python worker: cache the objective on it.
             objective = getattr(broadcast, "_sparkwright_objective", None)
             if objective is None:

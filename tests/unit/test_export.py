@@ -107,12 +107,16 @@ def _rows(n: int, seed: int, *, held_out: bool) -> list[tuple]:
 @pytest.fixture(scope="module")
 def train(spark):
     df = spark.createDataFrame(_rows(360, seed=1, held_out=False), SCHEMA)
-    return df.withColumn("log_price", F.log("price")).cache()
+    df = df.withColumn("log_price", F.log("price")).cache()
+    yield df
+    df.unpersist()
 
 
 @pytest.fixture(scope="module")
 def held_out(spark):
-    return spark.createDataFrame(_rows(160, seed=2, held_out=True), SCHEMA).cache()
+    df = spark.createDataFrame(_rows(160, seed=2, held_out=True), SCHEMA).cache()
+    yield df
+    df.unpersist()
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +177,9 @@ def prefixes(train):
     for name, stages in (("onehot", _one_hot()), ("indexed", _indexed())):
         fitted = Pipeline(stages=stages).fit(labelled)
         out[name] = (fitted.stages, fitted.transform(labelled).cache())
-    return out
+    yield out
+    for _, prepared in out.values():
+        prepared.unpersist()
 
 
 def _fit(prefixes, prefix: str | None, stages: list, label: str | None = None) -> PipelineModel:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+
+import sparkwright
 
 SAMPLE_ROWS = 2_000
 FAST_MODELS = [
@@ -38,3 +41,24 @@ def edit_project():
         return project_file
 
     return edit
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    """A workspace (one per test module) where a hotel_rates sample was run: champion v1, silver written."""
+    import mlflow
+
+    from sparkwright.demo import materialise_example
+    from sparkwright.workspace import Workspace
+
+    ws = Workspace.resolve(tmp_path_factory.mktemp("batch") / "ws")
+    os.environ["SPARKWRIGHT_TRACKING_URI"] = ws.tracking_uri
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    project = materialise_example("hotel_rates", ws, sample_rows=1_500)
+    raw = yaml.safe_load(project.read_text())
+    raw.update(models=[{"type": "linear_regression"}], explore={"enabled": False}, workspace=str(ws.root))
+    project.write_text(yaml.safe_dump(raw))
+    result = sparkwright.run(project, spark=spark)
+    yield ws, result
+    os.environ.pop("SPARKWRIGHT_TRACKING_URI", None)
+    mlflow.set_tracking_uri(None)

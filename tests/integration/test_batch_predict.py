@@ -13,34 +13,11 @@ import pytest
 from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
-import sparkwright
 from sparkwright.cli import app
 from sparkwright.data import read_table, table_version
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def trained(spark, tmp_path_factory):
-    """A workspace where the hotel_rates sample was run once: champion registered, silver table written."""
-    import mlflow
-    import yaml
-
-    from sparkwright.demo import materialise_example
-    from sparkwright.workspace import Workspace
-
-    ws = Workspace.resolve(tmp_path_factory.mktemp("batch") / "ws")
-    os.environ["SPARKWRIGHT_TRACKING_URI"] = ws.tracking_uri
-    mlflow.set_tracking_uri(ws.tracking_uri)
-    project = materialise_example("hotel_rates", ws, sample_rows=1_500)
-    raw = yaml.safe_load(project.read_text())
-    raw.update(models=[{"type": "linear_regression"}], explore={"enabled": False}, workspace=str(ws.root))
-    project.write_text(yaml.safe_dump(raw))
-    result = sparkwright.run(project, spark=spark)
-    yield ws, result
-    os.environ.pop("SPARKWRIGHT_TRACKING_URI", None)
-    mlflow.set_tracking_uri(None)
 
 
 def predict(ws, *args: str):

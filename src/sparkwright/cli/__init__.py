@@ -7,7 +7,7 @@ Exit codes: 0 success, 1 unexpected error, 2 invalid project file or option, 3 u
 Each module of this package registers its commands on the shared ``app`` when imported.
 """
 
-from sparkwright.cli import export, lake, main_job, models, predict, profile, serve  # noqa: F401  (register their commands)
+from sparkwright.cli import export, lake, main_job, models, predict, profile, serve, stream  # noqa: F401  (register their commands)
 from sparkwright.cli.common import app
 
 

@@ -117,3 +117,22 @@ def test_optuna_backend_tunes_two_models_with_one_leaderboard(spark, churn_like_
     assert scores == sorted(scores, reverse=True)
     regs = [row["params"]["regParam"] for row in board if row["model"] == "logistic_regression"]
     assert all(0.0001 <= r <= 1.0 for r in regs)
+
+
+def test_single_node_models_are_tried_in_parallel_worker_processes(spark, churn_like_csv, workspace):
+    models = [
+        {"type": "sklearn", "params": {"estimator": "sklearn.ensemble.RandomForestClassifier", "n_estimators": 20}}
+    ]
+    space = {"sklearn": {"max_depth": {"quniform": [2, 8, 1]}, "min_samples_leaf": {"choice": [1, 5, 20]}}}
+    tune = {"method": "hyperopt", "algorithm": "tpe", "max_evals": 6, "parallelism": 2, "folds": 2, "space": space}
+    result = sparkwright.run(_project(churn_like_csv, workspace, tune, models), spark=spark)
+
+    [tuned] = result.tuning
+    assert tuned.trials == 6 and tuned.failed == 0
+    assert tuned.executor.startswith(("processes", "spark-jobs"))
+    runs = _trial_runs(result, "sklearn")
+    assert len(runs) == 6 and all(0.5 < r.data.metrics["cv_roc_auc"] <= 1 for r in runs)
+    final = next(m for m in result.models if m.name == "sklearn")
+    assert final.params["max_depth"] == tuned.best_params["max_depth"]
+    assert final.params["n_estimators"] == 20  # the model's own params stay under the tuned ones
+    assert final.metrics["roc_auc"] > result.baseline.metrics["roc_auc"] + 0.2

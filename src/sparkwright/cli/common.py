@@ -8,12 +8,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from sparkwright.errors import ConfigError, DataError, ModelError, SparkwrightError
+
+if TYPE_CHECKING:
+    from sparkwright.registry import Registry
+    from sparkwright.workspace import Workspace
 
 app = typer.Typer(
     name="sparkwright",
@@ -80,6 +84,16 @@ class RichReporter:
 
     def info(self, message: str) -> None:
         console.print(message)
+
+
+def workspace_registry(workspace: Path | None) -> tuple[Workspace, Registry]:
+    """The workspace and its model registry (MLflow only: no Spark starts)."""
+    from sparkwright.registry import Registry
+    from sparkwright.tracking import Tracker
+    from sparkwright.workspace import Workspace
+
+    ws = Workspace.resolve(workspace)
+    return ws, Registry(Tracker(ws.tracking_uri, ws.artifacts))
 
 
 def parse_spark_conf(pairs: list[str] | None) -> dict[str, str]:

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from sparkwright.cli.common import VerboseOption, WorkspaceOption, app, configure_logging, console, user_errors
+from sparkwright.cli.common import (
+    VerboseOption,
+    WorkspaceOption,
+    app,
+    configure_logging,
+    console,
+    user_errors,
+    workspace_registry,
+)
 
 
 @app.command()
@@ -24,13 +32,10 @@ def export(
     configure_logging(verbose)
     with user_errors():
         from sparkwright.deploy.exported import export_version
-        from sparkwright.registry import Registry, parse_model_ref
+        from sparkwright.registry import parse_model_ref
         from sparkwright.session import get_session
-        from sparkwright.tracking import Tracker
-        from sparkwright.workspace import Workspace
 
-        ws = Workspace.resolve(workspace)
-        registry = Registry(Tracker(ws.tracking_uri, ws.artifacts))
+        ws, registry = workspace_registry(workspace)
         info = registry.resolve(parse_model_ref(model))
         folder = output or ws.root / "exports" / info.name / f"v{info.version}"
         with console.status("Exporting ..."):

@@ -12,7 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from sparkwright.cli.common import WorkspaceOption, app, console, user_errors
+from sparkwright.cli.common import WorkspaceOption, app, console, user_errors, workspace_registry
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,12 +31,15 @@ _SHOWN_METRICS = ("rmse", "mae", "r2", "roc_auc", "pr_auc", "f1", "accuracy", "l
 
 
 def _registry(workspace: Path | None) -> Registry:
-    from sparkwright.registry import Registry
-    from sparkwright.tracking import Tracker
-    from sparkwright.workspace import Workspace
+    return workspace_registry(workspace)[1]
 
-    ws = Workspace.resolve(workspace)
-    return Registry(Tracker(ws.tracking_uri, ws.artifacts))
+
+def _move_alias(registry: Registry, model: str, alias: str) -> None:
+    from sparkwright.registry import parse_model_ref
+
+    ref = parse_model_ref(model)
+    previous, new = registry.promote(ref, alias)
+    console.print(f"models:/{ref.name}@{alias}: {f'v{previous}' if previous else 'unset'} → v{new}")
 
 
 @models_app.command("list")
@@ -100,12 +103,7 @@ def promote(
 ) -> None:
     """Point an alias (default champion) at a version, e.g. `models promote models:/churn@challenger`."""
     with user_errors():
-        from sparkwright.registry import parse_model_ref
-
-        ref = parse_model_ref(model)
-        previous, new = _registry(workspace).promote(ref, alias)
-        was = f"v{previous}" if previous else "unset"
-        console.print(f"models:/{ref.name}@{alias}: {was} → v{new}")
+        _move_alias(_registry(workspace), model, alias)
 
 
 @models_app.command("rollback")
@@ -143,9 +141,7 @@ def set_alias(
             version = registry.delete_alias(ref.name, alias)
             console.print(f"models:/{ref.name}@{alias} removed (was v{version})")
             return
-        previous, new = registry.promote(ref, alias)
-        was = f"v{previous}" if previous else "unset"
-        console.print(f"models:/{ref.name}@{alias}: {was} → v{new}")
+        _move_alias(registry, model, alias)
 
 
 def _trained_on(version: VersionInfo) -> str:

@@ -17,6 +17,7 @@ from sparkwright.cli.common import (
     console,
     parse_spark_conf,
     user_errors,
+    workspace_registry,
 )
 
 if TYPE_CHECKING:
@@ -40,13 +41,9 @@ def predict(
     with user_errors():
         from sparkwright.cli.lake import _resolve_table
         from sparkwright.deploy.batch import score_batch
-        from sparkwright.registry import Registry
         from sparkwright.session import get_session
-        from sparkwright.tracking import Tracker
-        from sparkwright.workspace import Workspace
 
-        ws = Workspace.resolve(workspace)
-        registry = Registry(Tracker(ws.tracking_uri, ws.artifacts))
+        ws, registry = workspace_registry(workspace)
         source = input if Path(input).exists() else _resolve_table(input, workspace)
         target = _output_path(output, ws)
         with console.status("Scoring ..."):

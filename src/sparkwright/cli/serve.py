@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from sparkwright.cli.common import VerboseOption, WorkspaceOption, app, configure_logging, console, user_errors
+from sparkwright.cli.common import (
+    VerboseOption,
+    WorkspaceOption,
+    app,
+    configure_logging,
+    console,
+    user_errors,
+    workspace_registry,
+)
 
 
 @app.command()
@@ -28,13 +36,10 @@ def serve(
         import uvicorn
 
         from sparkwright.deploy.serve import create_app, load_served_model
-        from sparkwright.registry import Registry
-        from sparkwright.tracking import Tracker
-        from sparkwright.workspace import Workspace
 
-        ws = Workspace.resolve(workspace)
+        _, registry = workspace_registry(workspace)
         with console.status("Loading the model ..."):
-            served = load_served_model(Registry(Tracker(ws.tracking_uri, ws.artifacts)), model)
+            served = load_served_model(registry, model)
         api = create_app(served, token=token, max_body_bytes=max_body_bytes)
         how = " through its NumPy export (no Spark)" if served.details.get("exported") else ""
         console.print(

@@ -16,6 +16,7 @@ from sparkwright.cli.common import (
     console,
     parse_spark_conf,
     user_errors,
+    workspace_registry,
 )
 
 
@@ -51,17 +52,14 @@ def stream(
     with user_errors():
         from sparkwright.cli.predict import _output_path
         from sparkwright.deploy.stream import start_scoring_stream, stream_spec
-        from sparkwright.registry import Registry
         from sparkwright.session import get_session
-        from sparkwright.tracking import Tracker
-        from sparkwright.workspace import Workspace
 
-        ws = Workspace.resolve(workspace)
+        ws, registry = workspace_registry(workspace)
         spec = stream_spec(input, _output_path(output, ws), checkpoint, source_format)
         spark = get_session(master=master, conf=parse_spark_conf(conf))
         query = start_scoring_stream(
             spark,
-            Registry(Tracker(ws.tracking_uri, ws.artifacts)),
+            registry,
             model,
             spec,
             trigger="available-now" if available_now else "continuous",

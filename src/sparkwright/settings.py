@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         default=None,
         description="MLflow tracking URI; default sqlite:///<workspace>/mlflow.db. MLFLOW_TRACKING_URI also works.",
     )
+    sklearn_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most training rows a `type: sklearn` model collects to the driver (params.max_driver_rows "
+        "overrides it per model); more is refused before anything is collected.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,16 +1,26 @@
 """Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
 
-from sparkwright.models import baseline, spark_models  # noqa: F401  (register the built-in types)
+from sparkwright.models import baseline, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
 from sparkwright.models.base import ModelType, SparkModelType, Target
 from sparkwright.models.registry import get_model_type, model_types, register_model_type
 from sparkwright.models.threshold import best_f1_threshold
-from sparkwright.models.training import PREDICTION_COL, PROBABILITY_COL, FittedModel, evaluate_model, fit_model, predict
+from sparkwright.models.training import (
+    PREDICTION_COL,
+    PROBABILITY_COL,
+    FittedModel,
+    PreparedTraining,
+    evaluate_model,
+    fit_model,
+    predict,
+    prepare_training,
+)
 
 __all__ = [
     "PREDICTION_COL",
     "PROBABILITY_COL",
     "FittedModel",
     "ModelType",
+    "PreparedTraining",
     "SparkModelType",
     "Target",
     "best_f1_threshold",
@@ -19,5 +29,6 @@ __all__ = [
     "get_model_type",
     "model_types",
     "predict",
+    "prepare_training",
     "register_model_type",
 ]

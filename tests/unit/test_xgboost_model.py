@@ -1,0 +1,292 @@
+"""``type: xgboost``: params checked without a JVM, both training paths against native xgboost, the
+threshold, weights, importances and the MLflow round trip."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost
+from pyspark.ml import Pipeline
+from pyspark.ml.feature import VectorAssembler
+
+from sparkwright.errors import ConfigError
+from sparkwright.models import Target, get_model_type, model_types
+from sparkwright.models.xgboost_model import DRIVER_MAX_CELLS, XGBoostEstimator, find_xgboost_model
+
+FEATURES = ["a", "b", "c", "mostly_zero"]
+ROWS = 400
+# Few, shallow trees: the comparisons stay exact and the fits fast.
+SMALL = {"n_estimators": 20, "max_depth": 3}
+
+
+def _frame(seed: int) -> pd.DataFrame:
+    """Regression, binary and 3-class labels on four features; "mostly_zero" is mostly 0, so the assembled
+    vectors are sparse and a 0 that were read as missing would change the model."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(ROWS, 3)), columns=FEATURES[:3])
+    frame["mostly_zero"] = (rng.random(ROWS) < 0.25) * rng.uniform(1, 3, ROWS)
+    signal = 2 * frame.a + 1.5 * frame.mostly_zero - frame.b
+    frame["y"] = signal + rng.normal(0, 0.3, ROWS)
+    frame["binary"] = (signal + rng.normal(0, 0.5, ROWS) > 0.8).astype(float)
+    frame["multi"] = np.digitize(signal, [-0.5, 1.0]).astype(float)
+    # Heavy weight on rows with large b: a weighted fit must differ from an unweighted one.
+    frame["w"] = np.where(frame.b > 0.5, 20.0, 1.0)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return _frame(seed=3)
+
+
+@pytest.fixture(scope="module")
+def data(spark, frame):
+    assembler = VectorAssembler(inputCols=FEATURES, outputCol="features")
+    return assembler.transform(spark.createDataFrame(frame)).cache()
+
+
+def _target(task: str = "regression", label: str = "y", **kwargs) -> Target:
+    classification = task == "classification"
+    return Target(
+        task=task,
+        label_col=label,
+        features_col="features",
+        prediction_col="prediction",
+        probability_col="probability" if classification else None,
+        raw_prediction_col="raw" if classification else None,
+        **kwargs,
+    )
+
+
+def _fit(data, params: dict, target: Target):
+    model_type = get_model_type("xgboost", target.task)
+    model_type.validate_params(params, "models[0].params", target.task)
+    return model_type.build(model_type.resolve_params(params, target.task), target).fit(data)
+
+
+def _scored(model, data) -> pd.DataFrame:
+    columns = ["prediction"] + (["probability"] if "probability" in model.transform(data).columns else [])
+    return model.transform(data).select(*columns).toPandas()
+
+
+def _probabilities(scored: pd.DataFrame) -> np.ndarray:
+    return np.stack([v.toArray() for v in scored.probability])
+
+
+def test_registered_for_both_tasks():
+    assert "xgboost" in model_types("regression")
+    assert "xgboost" in model_types("classification")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"max_dept": 3}, r"params\.max_dept: unknown parameter for 'xgboost'.*Did you mean 'max_depth'\?"),
+        ({"max_depth": "deep"}, r"params\.max_depth: must be an integer >= 0, got 'deep'"),
+        ({"max_depth": 2.5}, r"params\.max_depth: must be an integer >= 0, got 2\.5"),
+        ({"subsample": 1.5}, r"params\.subsample: must be a number in \(0, 1\], got 1\.5"),
+        ({"n_estimators": True}, r"params\.n_estimators: must be an integer >= 1, got True"),
+        ({"eta": 0.1}, r"params\.eta: 'eta' is xgboost's native name; write it as 'learning_rate'"),
+        ({"n_jobs": 4}, r"params\.n_jobs: not supported: sparkwright sets the threads"),
+        ({"training": "cluster"}, r"params\.training: must be one of auto, driver, distributed, got 'cluster'"),
+        ({"tree_method": "exact"}, r"params\.tree_method: must be one of hist, approx, auto"),
+        ({"labelCol": "x"}, r"params\.labelCol: sparkwright sets labelCol itself"),
+        ({"weight_col": "x"}, r"params\.weight_col: sparkwright sets weight_col itself"),
+        ({"objective": "reg:squarederor"}, r"Did you mean 'reg:squarederror'\?"),
+        ({"enable_sparse_data_optim": True}, r"params\.enable_sparse_data_optim: .* needs missing: 0"),
+    ],
+)
+def test_bad_params_name_the_path_and_the_fix(params, message):
+    with pytest.raises(ConfigError, match=message):
+        get_model_type("xgboost").validate_params(params, "models[0].params")
+
+
+def test_classification_rejects_an_objective():
+    with pytest.raises(ConfigError, match=r"sparkwright sets the objective from the number of classes"):
+        get_model_type("xgboost", "classification").validate_params(
+            {"objective": "binary:hinge"}, "models[0].params", "classification"
+        )
+
+
+def test_params_are_checked_without_starting_spark():
+    code = textwrap.dedent(
+        """
+        import sys
+        from sparkwright.models import get_model_type
+        from sparkwright.errors import ConfigError
+        get_model_type("xgboost").validate_params({"max_depth": 4, "missing": 0, "enable_sparse_data_optim": True})
+        try:
+            get_model_type("xgboost").validate_params({"max_depht": 4}, "m.params")
+        except ConfigError as exc:
+            print(exc)
+        from pyspark import SparkContext
+        assert SparkContext._active_spark_context is None
+        assert "py4j.java_gateway" not in sys.modules or SparkContext._gateway is None
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert "m.params.max_depht: unknown parameter" in result.stdout
+
+
+def test_resolve_params_shows_the_defaults_used():
+    resolved = get_model_type("xgboost").resolve_params({"max_depth": 3.0})
+    assert resolved["max_depth"] == 3 and isinstance(resolved["max_depth"], int)
+    assert resolved["n_estimators"] == 100
+    assert resolved["training"] == "auto"
+    assert resolved["driver_max_cells"] == DRIVER_MAX_CELLS
+    assert resolved["random_state"] == 42
+
+
+def test_driver_path_matches_native_xgboost_on_sparse_vectors(data, frame, caplog):
+    with caplog.at_level(logging.INFO, logger="sparkwright.models.xgboost_model"):
+        model = _fit(data, SMALL, _target())
+    assert "training on the driver" in caplog.text
+    native = xgboost.XGBRegressor(**SMALL, learning_rate=0.3, tree_method="hist", random_state=42)
+    native.fit(frame[FEATURES].to_numpy(), frame.y)
+    expected = native.predict(frame[FEATURES].to_numpy())
+    np.testing.assert_allclose(_scored(model, data).prediction, expected, rtol=1e-5, atol=1e-5)
+
+
+class _Messages(logging.Handler):
+    """Collects log messages where pytest's caplog cannot go (a module-scoped fixture)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def distributed(data):
+    """A regression fit that `auto` sends to Spark workers (the data exceeds a tiny driver budget), and the log."""
+    logger = logging.getLogger("sparkwright.models.xgboost_model")
+    handler, level = _Messages(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        model = _fit(data, {**SMALL, "driver_max_cells": 100}, _target())
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return model, " ".join(handler.messages)
+
+
+def test_auto_goes_distributed_past_the_driver_budget_and_is_as_good_as_native(data, frame, distributed):
+    model, logged = distributed
+    assert f"distributed on 2 Spark workers ({ROWS} rows x 4 features = 1,600 cells > driver_max_cells 100)" in logged
+    predictions = _scored(model, data).prediction.to_numpy()
+    native = xgboost.XGBRegressor(**SMALL, tree_method="hist").fit(frame[FEATURES].to_numpy(), frame.y)
+    rmse = np.sqrt(np.mean((predictions - frame.y) ** 2))
+    native_rmse = np.sqrt(np.mean((native.predict(frame[FEATURES].to_numpy()) - frame.y) ** 2))
+    # Two workers merge their quantile sketches, so splits differ a little from a single process.
+    assert rmse < native_rmse * 1.15
+    assert np.corrcoef(predictions, frame.y)[0, 1] > 0.95
+
+
+def test_binary_probabilities_match_native_and_the_threshold_decides(data, frame):
+    model = _fit(data, SMALL, _target("classification", "binary", num_classes=2, threshold=0.9))
+    native = xgboost.XGBClassifier(**SMALL, tree_method="hist", random_state=42)
+    native.fit(frame[FEATURES].to_numpy(), frame.binary.astype(int))
+
+    scored = _scored(model, data)
+    probabilities = _probabilities(scored)
+    np.testing.assert_allclose(probabilities, native.predict_proba(frame[FEATURES].to_numpy()), atol=1e-5)
+    assert (scored.prediction == (probabilities[:, 1] >= 0.9)).all()
+    # Fewer positives than xgboost's own argmax (threshold 0.5), but some.
+    assert 0 < scored.prediction.sum() < (probabilities[:, 1] >= 0.5).sum()
+
+
+def test_distributed_binary_classification_honours_the_threshold(data, frame):
+    model = _fit(
+        data, {**SMALL, "training": "distributed"}, _target("classification", "binary", num_classes=2, threshold=0.8)
+    )
+    scored = _scored(model, data)
+    probabilities = _probabilities(scored)
+    assert (scored.prediction == (probabilities[:, 1] >= 0.8)).all()
+    assert (probabilities.argmax(axis=1) == frame.binary).mean() > 0.85
+
+
+def test_multiclass_writes_one_probability_per_class_and_the_argmax(data, frame):
+    model = _fit(data, SMALL, _target("classification", "multi", num_classes=3))
+    scored = _scored(model, data)
+    probabilities = _probabilities(scored)
+    assert probabilities.shape == (ROWS, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    assert (scored.prediction == probabilities.argmax(axis=1)).all()
+    assert (scored.prediction == frame.multi).mean() > 0.85
+
+
+def test_weights_change_the_fit_on_the_driver_as_in_native_xgboost(data, frame):
+    plain = _scored(_fit(data, SMALL, _target()), data).prediction.to_numpy()
+    weighted = _scored(_fit(data, SMALL, _target(weight_col="w")), data).prediction.to_numpy()
+    assert not np.allclose(plain, weighted, atol=1e-3)
+    native = xgboost.XGBRegressor(**SMALL, tree_method="hist", random_state=42)
+    native.fit(frame[FEATURES].to_numpy(), frame.y, sample_weight=frame.w)
+    np.testing.assert_allclose(weighted, native.predict(frame[FEATURES].to_numpy()), rtol=1e-5, atol=1e-5)
+
+
+def test_weights_change_the_fit_distributed(data, distributed):
+    plain = _scored(distributed[0], data).prediction.to_numpy()
+    weighted = _fit(data, {**SMALL, "training": "distributed"}, _target(weight_col="w"))
+    assert not np.allclose(plain, _scored(weighted, data).prediction.to_numpy(), atol=1e-3)
+
+
+def test_importances_are_gain_per_slot_and_sum_to_one(data):
+    model = _fit(data, SMALL, _target())
+    values = get_model_type("xgboost").importances(model)
+    assert len(values) == len(FEATURES)
+    assert sum(values) == pytest.approx(1.0)
+    # 'a' (weight 2) carries most of the signal, 'c' none.
+    assert max(values) == values[0] and values[2] < 0.05
+
+
+def test_empty_params_fit_both_tasks(data):
+    regression = _fit(data, {}, _target())
+    classification = _fit(data, {}, _target("classification", "binary", num_classes=2, threshold=0.5))
+    assert find_xgboost_model(regression) is not None
+    assert find_xgboost_model(classification) is not None
+
+
+def test_estimator_saves_and_loads_with_its_params(data, tmp_path):
+    estimator = get_model_type("xgboost").build({"max_depth": 2, "training": "driver"}, _target())
+    estimator.save(str(tmp_path / "estimator"))
+    loaded = XGBoostEstimator.load(str(tmp_path / "estimator"))
+    assert loaded.getOrDefault(loaded.xgbParams)["max_depth"] == 2
+    assert loaded.getOrDefault(loaded.training) == "driver"
+
+
+def test_mlflow_save_and_load_score_identically(data, frame, tmp_path):
+    import mlflow.pyfunc
+    import mlflow.spark
+
+    from sparkwright.tracking import PIP_REQUIREMENTS
+
+    # A classifier with its threshold stage: the most stages to save and load.
+    target = _target("classification", "binary", num_classes=2, threshold=0.7)
+    model_type = get_model_type("xgboost", "classification")
+    estimator = model_type.build(model_type.resolve_params(SMALL, "classification"), target)
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=FEATURES, outputCol="features"), estimator])
+    raw = data.select(*FEATURES, "y", "binary")
+    fitted = pipeline.fit(raw)
+    expected = fitted.transform(raw).select("prediction").toPandas().prediction.to_numpy()
+
+    path = str(tmp_path / "model")
+    mlflow.spark.save_model(fitted, path, pip_requirements=PIP_REQUIREMENTS, dfs_tmpdir=str(tmp_path / "dfs"))
+    loaded = mlflow.spark.load_model(path, dfs_tmpdir=str(tmp_path / "dfs-load"))
+    reloaded = loaded.transform(raw).select("prediction").toPandas().prediction.to_numpy()
+    np.testing.assert_array_equal(reloaded, expected)
+
+    pyfunc = mlflow.pyfunc.load_model(path)
+    predicted = np.asarray(pyfunc.predict(frame[FEATURES])).reshape(-1)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-6)
+    # The threshold stage was saved too.
+    probabilities = np.stack([v.toArray() for v in loaded.transform(raw).select("probability").toPandas().probability])
+    assert (reloaded == (probabilities[:, 1] >= 0.7)).all()

@@ -52,7 +52,11 @@ def test_valid_project_gets_defaults():
         ("split.test_fraction", "big", r"split\.test_fraction: .*valid number.*got 'big'"),
         ("split.test_fraction", 1.5, r"split\.test_fraction: input should be less than 1"),
         ("data.source.format", "xls", r"data\.source\.format: must be one of 'csv', 'parquet', 'json' or 'delta'"),
-        ("task", "regresion", r"task: unknown task 'regresion'; supported: classification, regression\. Did you mean 'regression'\?"),
+        (
+            "task",
+            "regresion",
+            r"task: unknown task 'regresion'; supported: classification, regression\. Did you mean 'regression'\?",
+        ),
         ("metric", "accuracy", r"metric: metric 'accuracy' does not apply to task 'regression'; choose one of"),
         ("data.label", ..., r"data\.label: task 'regression' needs a label column"),
         ("data.drop", ["price"], r"data\.drop: the label 'price' is also listed in data\.drop"),

@@ -161,7 +161,8 @@ def test_routing_model_round_trip_in_pandas_and_spark(spark, housing_df, housing
         import json, mlflow.pyfunc, pandas as pd
         model = mlflow.pyfunc.load_model({str(folder)!r})
         print(type(model.unwrap_python_model().router).__module__)
-        print(json.dumps(model.predict(pd.read_csv({str(folder.parent / "mixed.csv")!r})[{["city", *FEATURES]!r}]).tolist()))
+        rows = pd.read_csv({str(folder.parent / "mixed.csv")!r})[{["city", *FEATURES]!r}]
+        print(json.dumps(model.predict(rows).tolist()))
     """
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, check=True)
     module, values = out.stdout.strip().splitlines()[-2:]

@@ -9,7 +9,9 @@ work per trial. Reports wall time, speedup over serial and per-trial overhead; w
 benchmarks/results/tuning_<work>.json.
 
 Per-trial overhead = (wall time x workers - summed objective seconds) / trials: the worker time per
-trial not spent in the objective (proposing, shipping, polling, idle slots, pool start).
+trial not spent in the objective (proposing, shipping, polling, idle slots, pool start). Around each
+repeat it also measures the ceiling: how much more two plain processes get done than one at that
+moment (2.0 on an idle 2-core machine), since other work on the machine lowers every speedup.
 """
 
 from __future__ import annotations
@@ -46,6 +48,34 @@ def calibrate(seconds: float) -> int:
     per_iteration = (time.perf_counter() - started) / ITERATIONS
     ITERATIONS = int(seconds / per_iteration)
     return ITERATIONS
+
+
+def _busy_share(iterations: int) -> None:
+    acc = 0
+    for i in range(iterations):
+        acc = (acc + i * 7919) % 104729
+
+
+def capacity(seconds: float = 0.5) -> float:
+    """What two processes get done now compared with one: the ceiling of any 2-worker speedup.
+
+    2.0 on an idle 2-core machine; less while other work competes for the cores.
+    """
+    import multiprocessing
+
+    iterations = int(ITERATIONS * seconds)
+    started = time.perf_counter()
+    _busy_share(iterations)
+    _busy_share(iterations)
+    one = time.perf_counter() - started
+    context = multiprocessing.get_context("fork")  # plain CPU work, no JVM use: fork is fine here
+    workers = [context.Process(target=_busy_share, args=(iterations,)) for _ in range(2)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return one / (time.perf_counter() - started)
 
 
 def hyperopt_space():
@@ -143,7 +173,10 @@ def main() -> None:
         wanted = [part.strip() for part in args.only.split(",")]
         contenders = {name: run for name, run in contenders.items() if any(part in name for part in wanted)}
     runs: dict[str, list[dict]] = {name: [] for name in contenders}
+    ceilings: list[float] = []
     for repeat in range(args.repeats):
+        ceilings.append(capacity())
+        print(f"repeat {repeat}: two processes do {ceilings[-1]:.2f}x the work of one right now (2.00 when idle)")
         order = list(contenders) if repeat % 2 == 0 else list(reversed(contenders))
         for name in order:
             wall, objective_seconds, executor, workers = contenders[name](seed=repeat)
@@ -158,8 +191,11 @@ def main() -> None:
             )
             print(f"repeat {repeat} {name}: {wall:.2f} s (load average {os.getloadavg()[0]:.1f})")
 
+    ceilings.append(capacity())
     report = summarise(runs, "serial Trials (hyperopt)")
+    report["two_process_ceiling"] = ceilings
     print_report(report, args.trials)
+    print(f"two-process ceiling measured around the repeats: {', '.join(f'{c:.2f}x' for c in ceilings)}")
     out = Path(__file__).resolve().parent / "results" / f"tuning_{args.work}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(

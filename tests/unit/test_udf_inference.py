@@ -155,13 +155,15 @@ def test_model_loads_once_per_worker_and_batch_size_holds(spark, tmp_path):
     assert sizes == {64: 6 * 15, 1000 - 15 * 64: 6}  # one call per Arrow batch when batch_size is None
 
 
-def test_predict_udf_on_a_struct_column(rows, frame):
+def test_predict_udf_on_feature_columns(rows, frame):
     model = LinearRegression().fit(frame[FEATURES].to_numpy(), frame.y)
-    udf = predict_udf(model, batch_size=1000)
+    udf = predict_udf(model, FEATURES, batch_size=1000)
 
-    scored = _by_id(rows.select("id", udf(F.struct(*FEATURES)).alias("p")))
+    scored = _by_id(rows.select("id", udf(*FEATURES).alias("p")))
 
     np.testing.assert_allclose(scored["p"], model.predict(frame[FEATURES].to_numpy()), rtol=1e-9)
+    with pytest.raises(ModelError, match=r"does not name its input columns"):
+        predict_udf(model)
 
 
 def test_clear_errors(rows, frame):

@@ -107,13 +107,14 @@ def get_predictor(payload: ModelPayload) -> Predictor:
 
 def score_batches(
     payload: ModelPayload,
-    frames: Iterator[pd.DataFrame],
+    batches: Iterator[tuple[pd.Series, ...]],
     *,
+    names: list[str],
     batch_size: int | None,
     probability: bool,
     result_type: str,
 ) -> Iterator[pd.Series | pd.DataFrame]:
-    """Score Arrow batches, regrouped into ``batch_size`` rows per model call.
+    """Score Arrow batches (one Series per feature column), regrouped into ``batch_size`` rows per model call.
 
     Spark's Arrow batches are ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (read when an action
     runs); the rows are regrouped here so the model sees ``batch_size`` rows per call whatever that
@@ -123,8 +124,8 @@ def score_batches(
     predictor = get_predictor(payload)
     pending: list[np.ndarray | pd.DataFrame] = []
     rows = 0
-    for frame in frames:
-        block = _features(frame, predictor)
+    for columns in batches:
+        block = _features(columns, names, predictor)
         if batch_size is None:
             yield _outputs(predictor, block, probability, result_type)
             continue
@@ -142,11 +143,19 @@ def score_batches(
         yield _outputs(predictor, _concat(pending), probability, result_type)
 
 
-def _features(frame: pd.DataFrame, predictor: Predictor) -> np.ndarray | pd.DataFrame:
-    """All-numeric features become one float64 matrix (what estimators convert to anyway); others stay a frame."""
-    if predictor.wants_frame or not all(dtype.kind in "fiub" for dtype in frame.dtypes):
-        return frame.reset_index(drop=True)
-    return frame.to_numpy(dtype=np.float64)
+def _features(
+    columns: tuple[pd.Series, ...] | pd.Series, names: list[str], predictor: Predictor
+) -> np.ndarray | pd.DataFrame:
+    """All-numeric features become one C-ordered float64 matrix (what estimators convert to anyway, without a
+    pandas frame in between); others, and every input of a pyfunc model, a DataFrame with the column names."""
+    if isinstance(columns, pd.Series):
+        columns = (columns,)
+    if not predictor.wants_frame and all(c.dtype.kind in "fiub" for c in columns):
+        matrix = np.empty((len(columns[0]), len(columns)), dtype=np.float64)
+        for index, column in enumerate(columns):
+            matrix[:, index] = column.to_numpy()
+        return matrix
+    return pd.DataFrame({name: column.reset_index(drop=True) for name, column in zip(names, columns, strict=True)})
 
 
 def _concat(blocks: list[np.ndarray | pd.DataFrame]) -> np.ndarray | pd.DataFrame:

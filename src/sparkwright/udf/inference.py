@@ -117,27 +117,35 @@ def prepare_model(model: Any, *, tracker: Tracker | None = None, threads_per_wor
 
 def predict_udf(
     model: Any | PreparedModel,
+    feature_columns: Sequence[str] | None = None,
     *,
     batch_size: int | None = DEFAULT_BATCH_SIZE,
     probability: bool = False,
     result_type: str | None = None,
     tracker: Tracker | None = None,
     threads_per_worker: int | None = 1,
-) -> Callable[[Column], Column]:
-    """An iterator pandas UDF (``Iterator[pd.DataFrame] -> Iterator[pd.Series]``) that scores ``model``.
+) -> Callable[..., Column]:
+    """An iterator pandas UDF (``Iterator[Tuple[pd.Series, ...]] -> Iterator[pd.Series]``) that scores ``model``.
 
-    Call it on one struct column of the features: ``udf(F.struct(*features))``. The struct's field names
-    are the column names the model sees (a pyfunc model checks them against its signature).
+    Call it on the feature columns, in order: ``udf(*feature_columns)``. Numeric features reach the model
+    as one float64 matrix; other types, and every pyfunc model, get a pandas DataFrame with these names
+    (a pyfunc model checks them against its signature).
+
+    Example:
+        >>> predict = predict_udf(model, ["x0", "x1"], batch_size=50_000)
+        >>> df.withColumn("prediction", predict("x0", "x1"))
 
     Args:
         model: See :func:`prepare_model`; a :class:`PreparedModel` is used as it is.
+        feature_columns: Names the model knows its inputs by; default the model's own.
         batch_size: Rows per model call; Arrow batches are regrouped to it. None: one call per Arrow batch.
         probability: Return ``struct<prediction, probability: array<double>>`` (classifiers).
         result_type: Spark SQL type of the prediction; default from the model (classes, signature, double).
         tracker, threads_per_worker: See :func:`prepare_model`.
 
     Raises:
-        ModelError: As :func:`prepare_model`; ``probability`` for a model without probabilities.
+        ModelError: As :func:`prepare_model`; ``probability`` for a model without probabilities; no feature
+            names for a model that needs them.
         ValueError: ``batch_size`` below 1.
     """
     from pyspark.sql.functions import pandas_udf
@@ -151,12 +159,20 @@ def predict_udf(
     )
     if probability and not prepared.classifier:
         raise ModelError(f"{prepared.description} gives no class probabilities; score it without probability.")
+    names = list(feature_columns) if feature_columns is not None else prepared.feature_columns
+    if not names:
+        raise ModelError(
+            f"{prepared.description} does not name its input columns; pass feature_columns=[...] in the order "
+            "it was fitted on."
+        )
     kind = result_type or prepared.result_type
     returns = f"struct<prediction: {kind}, probability: array<double>>" if probability else kind
     payload = prepared.payload
 
-    def predict(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
-        yield from score_batches(payload, frames, batch_size=batch_size, probability=probability, result_type=kind)
+    def predict(batches: Iterator[tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
+        yield from score_batches(
+            payload, batches, names=names, batch_size=batch_size, probability=probability, result_type=kind
+        )
 
     return pandas_udf(predict, returns)  # type: ignore[call-overload]
 
@@ -221,8 +237,10 @@ def score(
     clashes = [c for c in (output_col, probability_col) if c and c in df.columns]
     if clashes:
         raise DataError(f"the DataFrame already has column(s) {clashes}; choose other output names or drop them.")
-    udf = predict_udf(prepared, batch_size=batch_size, probability=probability_col is not None, result_type=result_type)
-    scored = udf(F.struct(*[F.col(f"`{c}`") for c in features]))
+    udf = predict_udf(
+        prepared, features, batch_size=batch_size, probability=probability_col is not None, result_type=result_type
+    )
+    scored = udf(*[F.col(f"`{c}`") for c in features])
     if probability_col is None:
         return df.withColumn(output_col, scored)
     tmp = "__sparkwright_scored"

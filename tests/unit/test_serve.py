@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sparkwright.config import ModelSpec
-from sparkwright.deploy.serve import create_app, load_served_model
+from sparkwright.deploy.serve import INLINE_RECORDS, ServedModel, _column, create_app, load_served_model
 from sparkwright.models import fit_model, predict
 from sparkwright.registry import Registry
 from sparkwright.tracking import Tracker
@@ -120,23 +120,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_command_binds_loopback_and_scores_without_spark(registered, client):
-    ws, _, expected = registered
+def _start_serve(ws, *options: str) -> tuple[subprocess.Popen, str]:
+    """``sparkwright serve --model models:/rates/1`` in a subprocess, once it answers /health."""
     port = _free_port()
     command = [str(Path(sys.executable).with_name("sparkwright")), "serve", "--model", "models:/rates/1",
-               "--port", str(port), "--workspace", str(ws.root)]  # fmt: skip
+               "--port", str(port), "--workspace", str(ws.root), *options]  # fmt: skip
     env = {**os.environ, "SPARKWRIGHT_SERVE_TOKEN": "t0ken", "SPARKWRIGHT_TRACKING_URI": ws.tracking_uri}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read()) from None
+            time.sleep(0.2)
+    return proc, url
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    return proc.communicate(timeout=30)[0]
+
+
+def test_serve_command_binds_loopback_and_scores_without_spark(registered, client):
+    ws, _, expected = registered
+    proc, url = _start_serve(ws)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.2)
         response = httpx.post(f"{url}/predict", json={"records": _records(expected.head(3))},
                               headers={"Authorization": "Bearer t0ken"}, timeout=10)  # fmt: skip
         assert response.json()["predictions"] == pytest.approx(list(expected["prediction"].head(3)), rel=1e-9)
@@ -144,6 +156,126 @@ def test_serve_command_binds_loopback_and_scores_without_spark(registered, clien
         java = subprocess.run(["pgrep", "-P", str(proc.pid), "java"], capture_output=True, text=True)
         assert java.stdout.strip() == ""
     finally:
-        proc.terminate()
-        out = proc.communicate(timeout=30)[0]
+        out = _stop(proc)
     assert "Serving models:/rates/1 through its NumPy export (no Spark) on http://127.0.0.1:" in out
+
+
+def test_serve_command_with_workers_shares_the_port_between_processes(registered, client):
+    ws, _, expected = registered
+    proc, url = _start_serve(ws, "--workers", "2")
+    try:
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
+        auth = {"Authorization": "Bearer t0ken"}
+        assert httpx.get(f"{url}/metadata", headers=auth).json()["version"] == "1"
+        assert httpx.get(f"{url}/metadata").status_code == 401  # the workers got the token
+        for _ in range(4):  # a new connection each time: whichever worker takes it answers alike
+            response = httpx.post(f"{url}/predict", json={"records": _records(expected.head(2))}, headers=auth)
+            assert response.json()["predictions"] == pytest.approx(list(expected["prediction"].head(2)), rel=1e-9)
+    finally:
+        out = _stop(proc)
+    assert "in 2 processes" in out
+
+
+def test_many_records_score_off_the_event_loop_alike(registered, client):
+    _, _, expected = registered
+    records = _records(expected) * 5  # over INLINE_RECORDS: scored in a worker thread
+    assert len(records) > INLINE_RECORDS
+    response = client.post("/predict", json={"records": records}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == pytest.approx(list(expected["prediction"]) * 5, rel=1e-9)
+
+
+def test_an_integer_too_large_for_its_column_is_a_422_naming_it(client):
+    record = {"meal": "bb", "nights": 2**63, "lead_time": 5.0}
+    response = client.post("/predict", json={"records": [record]}, headers=AUTH)
+    assert response.status_code == 422
+    assert [d["loc"][-1] for d in response.json()["detail"]] == ["nights"]
+
+
+def test_a_chunked_body_is_held_to_the_size_limit(client):
+    def chunks(count):
+        yield b'{"records": ['
+        yield b",".join([b'{"meal": "bb", "nights": 1, "lead_time": 1.0}'] * count)
+        yield b"]}"
+
+    small = client.post("/predict", content=chunks(3), headers={**AUTH, "Content-Type": "application/json"})
+    assert small.status_code == 200 and len(small.json()["predictions"]) == 3
+    big = client.post("/predict", content=chunks(1000), headers={**AUTH, "Content-Type": "application/json"})
+    assert big.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("values", "spark_type"),
+    [
+        (["bb", None, "hb"], "string"),
+        (["bb", "hb"], "string"),
+        ([1.5, None, -0.0], "double"),
+        ([1.5, 2.25], "double"),
+        ([0.1, None], "float"),
+        ([1, None, 2**62 + 1], "bigint"),
+        ([3, 4], "int"),
+        ([True, None, False], "boolean"),
+    ],
+)
+def test_columns_from_records_equal_the_scorers_own_input_columns(values, spark_type):
+    """The server builds the scorer's columns from validated records as input_column does from pandas."""
+    import pandas as pd
+
+    from sparkwright.deploy.export.runtime import input_column
+
+    ours = _column(values, spark_type)
+    theirs = input_column(pd.Series(values, dtype=object), spark_type, "x")
+    assert ours.type == theirs.type
+    assert ours.values.dtype == theirs.values.dtype
+    assert ours.nulls().tolist() == theirs.nulls().tolist()
+    keep = ~theirs.nulls()
+    assert ours.values[keep].tolist() == theirs.values[keep].tolist()
+
+
+PYFUNC_CODE = """
+import pandas as pd
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
+
+
+class Echo(PythonModel):
+    def predict(self, context, model_input, params=None):
+        dtypes = ",".join(str(t) for t in model_input.dtypes)
+        return pd.DataFrame({"prediction": [dtypes] * len(model_input)})
+
+
+set_model(Echo())
+"""
+
+
+def test_a_pyfunc_model_gets_a_frame_of_its_signature_types(tmp_path):
+    """Any MLflow pyfunc model (not an export) gets pandas columns that pass MLflow's schema check."""
+    import mlflow.pyfunc
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    code = tmp_path / "echo.py"
+    code.write_text(PYFUNC_CODE)
+    columns = [("meal", "string"), ("nights", "long"), ("rooms", "integer"), ("lead_time", "double"),
+               ("breakfast", "boolean")]  # fmt: skip
+    signature = ModelSignature(
+        inputs=Schema([ColSpec(kind, name, required=False) for name, kind in columns]),
+        outputs=Schema([ColSpec("string", "prediction")]),
+    )
+    mlflow.pyfunc.save_model(str(tmp_path / "model"), python_model=str(code), signature=signature)
+    served = ServedModel(mlflow.pyfunc.load_model(str(tmp_path / "model")), "echo", "1",
+                         [(name, kind, False) for name, kind in columns], ["prediction"])  # fmt: skip
+    app = TestClient(create_app(served))
+    full = {"meal": "bb", "nights": 2, "rooms": 1, "lead_time": 5.0, "breakfast": True}
+    response = app.post("/predict", json={"records": [full]})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == ["object,int64,int32,float64,bool"]
+    gaps = {**full, "meal": None, "lead_time": None}
+    response = app.post("/predict", json={"records": [full, gaps]})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == ["object,int64,int32,float64,bool"] * 2
+    # MLflow's schema check has no null for an integer column: a 422 with its message, not a 500.
+    response = app.post("/predict", json={"records": [full, {**full, "nights": None}]})
+    assert response.status_code == 422
+    assert "Failed to enforce schema" in response.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -27,6 +28,14 @@ def serve(
         typer.Option(envvar="SPARKWRIGHT_SERVE_TOKEN", help="Require 'Authorization: Bearer TOKEN' (except /health)."),
     ] = None,
     max_body_bytes: Annotated[int, typer.Option(help="Refuse larger request bodies with 413.", min=1)] = 1_000_000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes sharing the port, each with its own copy of the model "
+            "(one process scores one request at a time).",
+            min=1,
+        ),
+    ] = 1,
     workspace: WorkspaceOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -35,16 +44,25 @@ def serve(
     with user_errors():
         import uvicorn
 
-        from sparkwright.deploy.serve import create_app, load_served_model
+        from sparkwright.deploy.serve import WORKER_CONFIG_ENV, create_app, load_served_model, worker_config
 
         _, registry = workspace_registry(workspace)
         with console.status("Loading the model ..."):
+            # Loaded here even with --workers: errors show before any worker starts, and a Spark model is
+            # exported once, here, not by every worker.
             served = load_served_model(registry, model)
-        api = create_app(served, token=token, max_body_bytes=max_body_bytes)
         how = " through its NumPy export (no Spark)" if served.details.get("exported") else ""
+        processes = f" in {workers} processes" if workers > 1 else ""
         console.print(
-            f"Serving models:/{served.name}/{served.version}{how} on http://{host}:{port} "
+            f"Serving models:/{served.name}/{served.version}{how} on http://{host}:{port}{processes} "
             f"(docs: /docs{', bearer token required' if token else ''}). Ctrl+C stops.",
             soft_wrap=True,
         )
-    uvicorn.run(api, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose)
+    options = {"host": host, "port": port, "log_level": "info" if verbose else "warning", "access_log": verbose}
+    if workers == 1:
+        uvicorn.run(create_app(served, token=token, max_body_bytes=max_body_bytes), **options)
+        return
+    # uvicorn starts each worker by importing the app by name; the worker reads what to serve from here.
+    os.environ[WORKER_CONFIG_ENV] = worker_config(registry, served, token=token, max_body_bytes=max_body_bytes)
+    del served
+    uvicorn.run("sparkwright.deploy.serve:worker_app", factory=True, workers=workers, **options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Status = Literal["ok", "failed", "cancelled"]
@@ -61,7 +61,6 @@ class SearchResult:
     method: str = ""
     algorithm: str = ""
     executor: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok_trials(self) -> list[Trial]:

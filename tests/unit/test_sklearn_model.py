@@ -15,8 +15,9 @@ from pyspark.ml.feature import VectorAssembler
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 
-from sparkwright.errors import ConfigError, ModelError
+from sparkwright.errors import ConfigError, DataError, ModelError
 from sparkwright.models import Target, get_model_type, model_types
+from sparkwright.models.driver_data import collect_to_driver
 from sparkwright.models.sklearn_model import fit_local, predict_local
 from sparkwright.settings import get_settings
 
@@ -226,6 +227,26 @@ def test_importances_from_trees_and_coefficients(data):
     np.testing.assert_allclose(model_type.importances(ridge), np.abs(ridge.estimator.coef_))
     knn = _fit(data, {"estimator": "sklearn.neighbors.KNeighborsRegressor"}, _target())
     assert model_type.importances(knn) is None
+
+
+def test_collect_to_driver_scatters_sparse_and_dense_vectors(spark):
+    from pyspark.ml.linalg import Vectors
+
+    rows = [
+        (Vectors.dense([1.0, 0.0, 3.0]), 1.0, 2.0),
+        (Vectors.sparse(3, {1: 2.0}), 0.0, 1.0),
+        (Vectors.sparse(3, {}), 2.0, 1.0),
+        (Vectors.dense([0.0, 5.0, 0.0]), 3.0, 1.0),
+    ]
+    df = spark.createDataFrame(rows, ["features", "y", "w"]).coalesce(1)
+    X, y, w = collect_to_driver(df, "features", "y", "w", dtype="float32")
+    assert X.dtype == np.float32
+    assert X.tolist() == [[1, 0, 3], [0, 2, 0], [0, 0, 0], [0, 5, 0]]
+    assert y.tolist() == [1, 0, 2, 3] and w.tolist() == [2, 1, 1, 1]
+
+    mixed = spark.createDataFrame([(Vectors.dense([1.0, 2.0]),), (Vectors.sparse(3, {0: 1.0}),)], ["features"])
+    with pytest.raises(DataError, match=r"the feature vectors in 'features' differ in size"):
+        collect_to_driver(mixed.coalesce(1), "features")
 
 
 def test_fit_local_and_predict_local_work_without_spark(frame, X):

@@ -17,7 +17,7 @@ from pyspark.ml.feature import VectorAssembler
 
 from sparkwright.errors import ConfigError
 from sparkwright.models import Target, get_model_type, model_types
-from sparkwright.models.xgboost_model import DRIVER_MAX_CELLS, XGBoostEstimator, find_xgboost_model
+from sparkwright.models.xgboost_model import DRIVER_MAX_CELLS, XGBoostEstimator
 
 FEATURES = ["a", "b", "c", "mostly_zero"]
 ROWS = 400
@@ -143,18 +143,8 @@ def test_resolve_params_shows_the_defaults_used():
     assert resolved["random_state"] == 42
 
 
-def test_driver_path_matches_native_xgboost_on_sparse_vectors(data, frame, caplog):
-    with caplog.at_level(logging.INFO, logger="sparkwright.models.xgboost_model"):
-        model = _fit(data, SMALL, _target())
-    assert "training on the driver" in caplog.text
-    native = xgboost.XGBRegressor(**SMALL, learning_rate=0.3, tree_method="hist", random_state=42)
-    native.fit(frame[FEATURES].to_numpy(), frame.y)
-    expected = native.predict(frame[FEATURES].to_numpy())
-    np.testing.assert_allclose(_scored(model, data).prediction, expected, rtol=1e-5, atol=1e-5)
-
-
 class _Messages(logging.Handler):
-    """Collects log messages where pytest's caplog cannot go (a module-scoped fixture)."""
+    """Collects log messages where pytest's caplog cannot go (module-scoped fixtures)."""
 
     def __init__(self):
         super().__init__(logging.INFO)
@@ -164,19 +154,43 @@ class _Messages(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-@pytest.fixture(scope="module")
-def distributed(data):
-    """A regression fit that `auto` sends to Spark workers (the data exceeds a tiny driver budget), and the log."""
+def _fit_logged(data, params: dict, target: Target):
+    """The fitted model and what sparkwright.models.xgboost_model logged meanwhile."""
     logger = logging.getLogger("sparkwright.models.xgboost_model")
     handler, level = _Messages(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        model = _fit(data, {**SMALL, "driver_max_cells": 100}, _target())
+        model = _fit(data, params, target)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
     return model, " ".join(handler.messages)
+
+
+@pytest.fixture(scope="module")
+def on_driver(data):
+    """A regression fit with empty params, which `auto` trains on the driver at this size."""
+    return _fit_logged(data, {}, _target())
+
+
+@pytest.fixture(scope="module")
+def distributed(data):
+    """A regression fit that `auto` sends to Spark workers (the data exceeds a tiny driver budget)."""
+    return _fit_logged(data, {**SMALL, "driver_max_cells": 100}, _target())
+
+
+def _native_regressor(frame: pd.DataFrame, params: dict | None = None, **fit) -> xgboost.XGBRegressor:
+    """Native xgboost with sparkwright's defaults (100 trees, depth 6, learning rate 0.3, seed 42)."""
+    params = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.3, "random_state": 42, **(params or {})}
+    return xgboost.XGBRegressor(**params, tree_method="hist").fit(frame[FEATURES].to_numpy(), frame.y, **fit)
+
+
+def test_driver_path_matches_native_xgboost_on_sparse_vectors(data, frame, on_driver):
+    model, logged = on_driver
+    assert f"training on the driver with 2 threads ({ROWS} rows x 4 features = 1,600 cells" in logged
+    expected = _native_regressor(frame).predict(frame[FEATURES].to_numpy())
+    np.testing.assert_allclose(_scored(model, data).prediction, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_auto_goes_distributed_past_the_driver_budget_and_is_as_good_as_native(data, frame, distributed):
@@ -224,13 +238,12 @@ def test_multiclass_writes_one_probability_per_class_and_the_argmax(data, frame)
     assert (scored.prediction == frame.multi).mean() > 0.85
 
 
-def test_weights_change_the_fit_on_the_driver_as_in_native_xgboost(data, frame):
-    plain = _scored(_fit(data, SMALL, _target()), data).prediction.to_numpy()
-    weighted = _scored(_fit(data, SMALL, _target(weight_col="w")), data).prediction.to_numpy()
+def test_weights_change_the_fit_on_the_driver_as_in_native_xgboost(data, frame, on_driver):
+    plain = _scored(on_driver[0], data).prediction.to_numpy()
+    weighted = _scored(_fit(data, {}, _target(weight_col="w")), data).prediction.to_numpy()
     assert not np.allclose(plain, weighted, atol=1e-3)
-    native = xgboost.XGBRegressor(**SMALL, tree_method="hist", random_state=42)
-    native.fit(frame[FEATURES].to_numpy(), frame.y, sample_weight=frame.w)
-    np.testing.assert_allclose(weighted, native.predict(frame[FEATURES].to_numpy()), rtol=1e-5, atol=1e-5)
+    expected = _native_regressor(frame, sample_weight=frame.w).predict(frame[FEATURES].to_numpy())
+    np.testing.assert_allclose(weighted, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_weights_change_the_fit_distributed(data, distributed):
@@ -239,20 +252,12 @@ def test_weights_change_the_fit_distributed(data, distributed):
     assert not np.allclose(plain, _scored(weighted, data).prediction.to_numpy(), atol=1e-3)
 
 
-def test_importances_are_gain_per_slot_and_sum_to_one(data):
-    model = _fit(data, SMALL, _target())
-    values = get_model_type("xgboost").importances(model)
+def test_importances_are_gain_per_slot_and_sum_to_one(on_driver):
+    values = get_model_type("xgboost").importances(on_driver[0])
     assert len(values) == len(FEATURES)
     assert sum(values) == pytest.approx(1.0)
     # 'a' (weight 2) carries most of the signal, 'c' none.
     assert max(values) == values[0] and values[2] < 0.05
-
-
-def test_empty_params_fit_both_tasks(data):
-    regression = _fit(data, {}, _target())
-    classification = _fit(data, {}, _target("classification", "binary", num_classes=2, threshold=0.5))
-    assert find_xgboost_model(regression) is not None
-    assert find_xgboost_model(classification) is not None
 
 
 def test_estimator_saves_and_loads_with_its_params(data, tmp_path):
@@ -269,10 +274,10 @@ def test_mlflow_save_and_load_score_identically(data, frame, tmp_path):
 
     from sparkwright.tracking import PIP_REQUIREMENTS
 
-    # A classifier with its threshold stage: the most stages to save and load.
+    # A classifier with its threshold stage (the most stages to save and load), from empty params.
     target = _target("classification", "binary", num_classes=2, threshold=0.7)
     model_type = get_model_type("xgboost", "classification")
-    estimator = model_type.build(model_type.resolve_params(SMALL, "classification"), target)
+    estimator = model_type.build(model_type.resolve_params({}, "classification"), target)
     pipeline = Pipeline(stages=[VectorAssembler(inputCols=FEATURES, outputCol="features"), estimator])
     raw = data.select(*FEATURES, "y", "binary")
     fitted = pipeline.fit(raw)

@@ -41,6 +41,7 @@ from pyspark.ml.util import (
 from sparkwright.config.checks import did_you_mean
 from sparkwright.errors import ConfigError, DataError, ModelError
 from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
+from sparkwright.models.driver_data import collect_to_driver, few_partitions
 from sparkwright.models.registry import register_model_type
 from sparkwright.settings import get_settings
 
@@ -232,47 +233,6 @@ def predict_local(
     return predictions, probabilities
 
 
-def collect_to_driver(
-    dataset: DataFrame,
-    features_col: str,
-    label_col: str | None = None,
-    weight_col: str | None = None,
-    *,
-    dtype: str = "float64",
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """The feature vectors as a (rows, slots) matrix, plus label and weights, in one Arrow transfer.
-
-    ``vector_to_array`` densifies in Spark, so sparse vectors arrive with their zeros; the list column's
-    flat value buffer is reshaped into the matrix without a Python loop over rows.
-
-    Raises:
-        DataError: A null feature vector, or vectors of different sizes.
-    """
-    import numpy as np
-    from pyspark.ml.functions import vector_to_array
-    from pyspark.sql import functions as F
-
-    columns = [vector_to_array(F.col(features_col), dtype).alias("x")]
-    if label_col is not None:
-        columns.append(F.col(label_col).cast("double").alias("y"))
-    if weight_col is not None:
-        columns.append(F.col(weight_col).cast("double").alias("w"))
-    table = dataset.select(*columns).toArrow()
-    rows = table.num_rows
-    lists = table.column("x")
-    if lists.null_count:
-        raise DataError(f"{lists.null_count} rows have a null feature vector in {features_col!r}.")
-    chunks = [chunk.flatten().to_numpy(zero_copy_only=False) for chunk in lists.chunks]
-    flat = np.concatenate(chunks) if chunks else np.empty(0, dtype=dtype)
-    width = flat.size // rows if rows else 0
-    if width * rows != flat.size:
-        raise DataError(f"the feature vectors in {features_col!r} differ in size; they must all have one size.")
-    X = flat.reshape(rows, width)
-    y = table.column("y").to_numpy() if label_col is not None else None
-    w = table.column("w").to_numpy() if weight_col is not None else None
-    return X, y, w
-
-
 def ensure_fits_driver(dataset: DataFrame, params: Mapping[str, Any] | None = None) -> int:
     """Count the training rows and refuse, before anything is collected, more than the driver limit.
 
@@ -290,7 +250,7 @@ def ensure_fits_driver(dataset: DataFrame, params: Mapping[str, Any] | None = No
     """
     params = params or {}
     limit = _max_rows(params, "params")
-    rows = dataset.count()
+    rows = few_partitions(dataset).count()
     if rows > limit:
         name = params.get("estimator") or "the scikit-learn estimator"
         raise ModelError(

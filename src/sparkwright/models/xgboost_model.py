@@ -6,14 +6,16 @@ The fitted stage is always xgboost.spark's own model class (``SparkXGBRegressorM
 - ``driver``: the feature vectors go to the driver as one Arrow transfer into a float32 matrix, and native
   xgboost trains there with every core of the driver. A distributed fit adds a barrier stage, a shuffle to
   num_workers partitions, pandas batches copied into each worker's matrix and an allreduce per tree level:
-  on 1M rows x 20 features and 2 cores it took about 2.5x native xgboost, the driver path about 1.3x.
+  on 1M rows x 20 features and 2 cores it took about 2.4x native xgboost, the driver path 1.3-1.4x
+  (BENCHMARKS.md).
 - ``distributed``: ``SparkXGBRegressor`` / ``SparkXGBClassifier`` with one worker per task slot (a barrier
   stage needs all its tasks running at once); xgboost.spark repartitions to that many partitions.
 - ``auto`` (default): ``driver`` when rows x feature slots fits ``driver_max_cells``, else ``distributed``.
 
-Feature vectors are densified (``vector_to_array``) on both paths, so an implicit zero of a sparse vector
-is the value 0, as in the dense data native xgboost sees; only ``missing`` (default NaN) marks a missing
-value. ``enable_sparse_data_optim: true`` instead treats inactive entries as missing and needs ``missing: 0``.
+Feature vectors are densified on both paths (the driver path scatters a sparse vector's non-zeros into a
+zero matrix), so an implicit zero of a sparse vector is the value 0, as in the dense data native xgboost
+sees; only ``missing`` (default NaN) marks a missing value. ``enable_sparse_data_optim: true`` instead
+treats inactive entries as missing and needs ``missing: 0``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from sparkwright.config.checks import did_you_mean
 from sparkwright.errors import ConfigError, DataError
 from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
+from sparkwright.models.driver_data import collect_to_driver, few_partitions, task_slots
 from sparkwright.models.registry import register_model_type
 
 if TYPE_CHECKING:
@@ -401,8 +404,7 @@ class XGBoostEstimator(
         elif training == "driver":
             model = self._fit_on_driver(estimator, dataset, "training: driver")
         else:
-            # A few large tasks count faster than many small ones (100 cached partitions on 2 cores: 2x).
-            rows = dataset.coalesce(task_slots(dataset.sparkSession)).count()
+            rows = few_partitions(dataset).count()
             width = _vector_width(dataset, features)
             if rows == 0:
                 raise DataError("the training data given to xgboost is empty; check the filters and the split.")
@@ -453,8 +455,6 @@ class XGBoostEstimator(
     def _fit_on_driver(self, estimator: Any, dataset: DataFrame, why: str) -> Any:
         """Native xgboost on the driver's cores, wrapped in xgboost.spark's model class."""
         from xgboost.spark.summary import XGBoostTrainingSummary
-
-        from sparkwright.models.sklearn_model import collect_to_driver
 
         spark = dataset.sparkSession
         threads = driver_cores(spark)
@@ -555,16 +555,6 @@ def driver_cores(spark: SparkSession) -> int:
     if configured:
         return max(1, int(configured))
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def task_slots(spark: SparkSession) -> int:
-    """Tasks the cluster can run at once: a barrier stage needs all its workers running together.
-
-    ``spark.default.parallelism`` is no measure of that (sparkwright sets it to 8 on a laptop).
-    """
-    from xgboost.spark.utils import _get_max_num_concurrent_tasks
-
-    return max(1, int(_get_max_num_concurrent_tasks(spark.sparkContext)))
 
 
 def _task_cpus(spark: SparkSession) -> int:

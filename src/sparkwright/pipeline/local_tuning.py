@@ -60,7 +60,8 @@ class LocalEvaluator:
             ModelError: A fold is larger than the model's driver limit (``max_driver_rows``).
         """
         from sparkwright.models import get_model_type, prepare_training
-        from sparkwright.models.sklearn_model import collect_to_driver, ensure_fits_driver
+        from sparkwright.models.driver_data import collect_to_driver
+        from sparkwright.models.sklearn_model import ensure_fits_driver
         from sparkwright.pipeline.training import fit_settings
 
         model_type = get_model_type(spec.type, config.task)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import TrackingError
+from sparkwright.scratch import scratch_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -216,15 +217,18 @@ class Tracker:
         version = self.version_by_alias(name, alias)
         if version is None:
             raise TrackingError(f"no version of model {name!r} has alias {alias!r} in {self.tracking_uri}.")
-        folder = tempfile.mkdtemp(prefix="sparkwright-load-")
+        folder = str(scratch_dir("sparkwright-load-"))
         local = self.client.download_artifacts(version.run_id, "model", folder)
         return mlflow.pyfunc.load_model(local)
 
     def download_model(self, source: str) -> Path:
-        """Fetch a logged model (``runs:/<run_id>/<path>`` or an artifact URI) into a temporary folder."""
+        """Fetch a logged model (``runs:/<run_id>/<path>`` or an artifact URI) into a temporary folder.
+
+        The folder lives until the process exits (see :mod:`sparkwright.scratch`).
+        """
         import mlflow.artifacts
 
-        folder = tempfile.mkdtemp(prefix="sparkwright-model-")
+        folder = str(scratch_dir("sparkwright-model-"))
         if source.startswith("runs:/"):
             run_id, _, path = source.removeprefix("runs:/").partition("/")
             return Path(self.client.download_artifacts(run_id, path or "model", folder))

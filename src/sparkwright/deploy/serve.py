@@ -116,12 +116,11 @@ def _exported(registry: Registry, info: VersionInfo, export_if_needed: bool) -> 
             f"models:/{info.name}/{info.version} is a Spark model that was never exported; run "
             f"`sparkwright export --model models:/{info.name}/{info.version}` first."
         )
-    import tempfile
-
+    from sparkwright.scratch import scratch_dir
     from sparkwright.session import get_session
 
     log.warning("exporting models:/%s/%s for serving (once; a Spark session starts)", info.name, info.version)
-    target = Path(tempfile.mkdtemp(prefix="sparkwright-export-")) / "model"
+    target = scratch_dir("sparkwright-export-") / "model"
     return export_version(get_session(), registry, f"models:/{info.name}/{info.version}", target).folder
 
 

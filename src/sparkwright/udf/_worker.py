@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import shutil
 import tempfile
 import zipfile
 from collections import OrderedDict
@@ -213,11 +214,28 @@ def _load(payload: ModelPayload) -> Any:
     if payload.kind == PYFUNC:
         import mlflow.pyfunc
 
-        folder = tempfile.mkdtemp(prefix=f"sparkwright-udf-{payload.key[:12]}-")
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            archive.extractall(folder)
-        return mlflow.pyfunc.load_model(folder)
+        return mlflow.pyfunc.load_model(_unpacked(payload.key, raw))
     raise ValueError(f"unknown model payload kind {payload.kind!r}")
+
+
+def _unpacked(key: str, zipped: bytes) -> str:
+    """The model folder for ``key`` in the temp folder, unzipped once per machine and shared by its workers.
+
+    Spark's Python workers exit without running ``atexit`` hooks, so a folder per load would pile up; one
+    folder per model (the key is a content hash) is reused by every later load and job instead. It is
+    unzipped beside its final name and renamed into place, so a worker never sees half a folder.
+    """
+    folder = os.path.join(tempfile.gettempdir(), f"sparkwright-udf-{key}")
+    if os.path.isdir(folder):
+        return folder
+    staging = tempfile.mkdtemp(prefix=f"sparkwright-udf-{key[:12]}-staging-")
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        archive.extractall(staging)
+    try:
+        os.rename(staging, folder)
+    except OSError:  # another worker renamed its copy first
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def _single_threaded(model: Any, threads: int) -> None:

@@ -37,6 +37,16 @@ def _mlflow_default_store(tmp_path_factory: pytest.TempPathFactory):
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_per_test():
+    """sparkwright reads SPARKWRIGHT_* once per process; a test that sets one must not leak it to the next."""
+    from sparkwright.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An empty workspace whose MLflow store is a SQLite file of its own.

@@ -49,11 +49,14 @@ def trained(spark, tmp_path_factory):
     import mlflow
 
     from sparkwright.demo import materialise_example
+    from sparkwright.settings import get_settings
     from sparkwright.workspace import Workspace
 
     ws = Workspace.resolve(tmp_path_factory.mktemp("batch") / "ws")
     os.environ["SPARKWRIGHT_TRACKING_URI"] = ws.tracking_uri
+    get_settings.cache_clear()  # settings are read once per process: read them again with this variable
     mlflow.set_tracking_uri(ws.tracking_uri)
+    mlflow.set_registry_uri(ws.tracking_uri)
     project = materialise_example("hotel_rates", ws, sample_rows=1_500)
     raw = yaml.safe_load(project.read_text())
     raw.update(models=[{"type": "linear_regression"}], explore={"enabled": False}, workspace=str(ws.root))
@@ -61,4 +64,6 @@ def trained(spark, tmp_path_factory):
     result = sparkwright.run(project, spark=spark)
     yield ws, result
     os.environ.pop("SPARKWRIGHT_TRACKING_URI", None)
+    get_settings.cache_clear()
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -14,28 +15,21 @@ from pyspark.ml import Pipeline
 from pyspark.ml.feature import VectorAssembler
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
+from vector_models import FEATURES, fit_type, labelled_frame, vector_target
 
 from sparkwright.errors import ConfigError, DataError, ModelError
-from sparkwright.models import Target, get_model_type, model_types
+from sparkwright.models import get_model_type, model_types
 from sparkwright.models.driver_data import collect_to_driver
 from sparkwright.models.sklearn_model import fit_local, predict_local
 from sparkwright.settings import get_settings
 
-FEATURES = ["a", "b", "c", "mostly_zero"]
 ROWS = 300
+_fit = partial(fit_type, "sklearn")
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    rng = np.random.default_rng(5)
-    frame = pd.DataFrame(rng.normal(size=(ROWS, 3)), columns=FEATURES[:3])
-    frame["mostly_zero"] = (rng.random(ROWS) < 0.25) * rng.uniform(1, 3, ROWS)
-    signal = 2 * frame.a + 1.5 * frame.mostly_zero - frame.b
-    frame["y"] = signal + rng.normal(0, 0.3, ROWS)
-    frame["binary"] = (signal + rng.normal(0, 0.5, ROWS) > 0.8).astype(float)
-    frame["multi"] = np.digitize(signal, [-0.5, 1.0]).astype(float)
-    frame["w"] = np.where(frame.b > 0.5, 20.0, 1.0)
-    return frame
+    return labelled_frame(ROWS, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +40,6 @@ def data(spark, frame):
 @pytest.fixture
 def X(frame) -> np.ndarray:
     return frame[FEATURES].to_numpy()
-
-
-def _target(task: str = "regression", label: str = "y", **kwargs) -> Target:
-    classification = task == "classification"
-    return Target(
-        task=task,
-        label_col=label,
-        features_col="features",
-        prediction_col="prediction",
-        probability_col="probability" if classification else None,
-        raw_prediction_col="raw" if classification else None,
-        **kwargs,
-    )
-
-
-def _fit(data, params: dict, target: Target):
-    model_type = get_model_type("sklearn", target.task)
-    model_type.validate_params(params, "models[0].params", target.task)
-    return model_type.build(model_type.resolve_params(params, target.task), target).fit(data)
 
 
 def _scored(model, data, probability: bool = False) -> pd.DataFrame:
@@ -157,13 +132,13 @@ def test_resolve_params_shows_the_estimator_its_defaults_and_the_row_limit():
 
 
 def test_regression_in_spark_equals_plain_sklearn(data, frame, X):
-    model = _fit(data, {"max_iter": 20}, _target())
+    model = _fit(data, {"max_iter": 20}, vector_target())
     expected = HistGradientBoostingRegressor(max_iter=20, random_state=42).fit(X, frame.y).predict(X)
     np.testing.assert_allclose(_scored(model, data).prediction, expected, rtol=1e-9)
 
 
 def test_binary_probabilities_equal_sklearn_and_the_threshold_decides(data, frame, X):
-    model = _fit(data, {"max_iter": 20}, _target("classification", "binary", num_classes=2, threshold=0.9))
+    model = _fit(data, {"max_iter": 20}, vector_target("classification", "binary", num_classes=2, threshold=0.9))
     expected = HistGradientBoostingClassifier(max_iter=20, random_state=42).fit(X, frame.binary).predict_proba(X)
     scored = _scored(model, data, probability=True)
     probabilities = np.stack(scored.probability)
@@ -174,7 +149,8 @@ def test_binary_probabilities_equal_sklearn_and_the_threshold_decides(data, fram
 
 def test_multiclass_probabilities_in_class_index_order(data, frame):
     params = {"estimator": "sklearn.linear_model.LogisticRegression", "C": 10.0}
-    scored = _scored(_fit(data, params, _target("classification", "multi", num_classes=3)), data, probability=True)
+    model = _fit(data, params, vector_target("classification", "multi", num_classes=3))
+    scored = _scored(model, data, probability=True)
     probabilities = np.stack(scored.probability)
     assert probabilities.shape == (ROWS, 3)
     assert (scored.prediction == probabilities.argmax(axis=1)).all()
@@ -183,7 +159,7 @@ def test_multiclass_probabilities_in_class_index_order(data, frame):
 
 def test_weights_are_passed_as_sample_weight(data, frame, X):
     params = {"estimator": "sklearn.linear_model.Ridge", "alpha": 1.0}
-    weighted = _scored(_fit(data, params, _target(weight_col="w")), data).prediction.to_numpy()
+    weighted = _scored(_fit(data, params, vector_target(weight_col="w")), data).prediction.to_numpy()
     plain = Ridge(alpha=1.0).fit(X, frame.y).predict(X)
     expected = Ridge(alpha=1.0).fit(X, frame.y, sample_weight=frame.w).predict(X)
     np.testing.assert_allclose(weighted, expected, rtol=1e-9)
@@ -193,7 +169,7 @@ def test_weights_are_passed_as_sample_weight(data, frame, X):
 def test_weights_for_an_estimator_without_sample_weight_are_refused(data):
     params = {"estimator": "sklearn.neighbors.KNeighborsRegressor"}
     with pytest.raises(ModelError, match=r"KNeighborsRegressor\.fit takes no sample_weight"):
-        _fit(data, params, _target(weight_col="w"))
+        _fit(data, params, vector_target(weight_col="w"))
 
 
 def test_a_training_set_over_the_driver_limit_is_refused_with_the_fix(data):
@@ -202,7 +178,7 @@ def test_a_training_set_over_the_driver_limit_is_refused_with_the_fix(data):
         match=r"trains on the driver, which takes at most 100 rows \(max_driver_rows\), but the training set has "
         rf"{ROWS}\. Raise params\.max_driver_rows \(or SPARKWRIGHT_SKLEARN_MAX_ROWS\)",
     ):
-        _fit(data, {"max_driver_rows": 100}, _target())
+        _fit(data, {"max_driver_rows": 100}, vector_target())
 
 
 def test_the_row_limit_defaults_to_the_setting(data, monkeypatch):
@@ -211,7 +187,7 @@ def test_the_row_limit_defaults_to_the_setting(data, monkeypatch):
     try:
         assert get_model_type("sklearn").resolve_params({})["max_driver_rows"] == 250
         with pytest.raises(ModelError, match=rf"at most 250 rows .* has {ROWS}\."):
-            _fit(data, {"estimator": "sklearn.linear_model.Ridge"}, _target())
+            _fit(data, {"estimator": "sklearn.linear_model.Ridge"}, vector_target())
     finally:
         monkeypatch.delenv("SPARKWRIGHT_SKLEARN_MAX_ROWS")
         get_settings.cache_clear()
@@ -219,13 +195,13 @@ def test_the_row_limit_defaults_to_the_setting(data, monkeypatch):
 
 def test_importances_from_trees_and_coefficients(data):
     model_type = get_model_type("sklearn")
-    forest = _fit(data, {"estimator": "sklearn.ensemble.RandomForestRegressor", "n_estimators": 10}, _target())
-    ridge = _fit(data, {"estimator": "sklearn.linear_model.Ridge"}, _target())
+    forest = _fit(data, {"estimator": "sklearn.ensemble.RandomForestRegressor", "n_estimators": 10}, vector_target())
+    ridge = _fit(data, {"estimator": "sklearn.linear_model.Ridge"}, vector_target())
     tree_values = model_type.importances(forest)
     assert len(tree_values) == 4 and sum(tree_values) == pytest.approx(1.0)
     assert max(tree_values) == tree_values[0]
     np.testing.assert_allclose(model_type.importances(ridge), np.abs(ridge.estimator.coef_))
-    knn = _fit(data, {"estimator": "sklearn.neighbors.KNeighborsRegressor"}, _target())
+    knn = _fit(data, {"estimator": "sklearn.neighbors.KNeighborsRegressor"}, vector_target())
     assert model_type.importances(knn) is None
 
 
@@ -272,7 +248,7 @@ def test_mlflow_save_and_load_score_identically(data, frame, tmp_path):
 
     from sparkwright.tracking import PIP_REQUIREMENTS
 
-    target = _target("classification", "binary", num_classes=2, threshold=0.7)
+    target = vector_target("classification", "binary", num_classes=2, threshold=0.7)
     model_type = get_model_type("sklearn", "classification")
     params = {"estimator": "sklearn.linear_model.LogisticRegression"}
     estimator = model_type.build(model_type.resolve_params(params, "classification"), target)

@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -14,60 +15,27 @@ import pytest
 import xgboost
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import VectorAssembler
+from vector_models import FEATURES, fit_type, labelled_frame, vector_target
 
 from sparkwright.errors import ConfigError
 from sparkwright.models import Target, get_model_type, model_types
 from sparkwright.models.xgboost_model import DRIVER_MAX_CELLS, XGBoostEstimator
 
-FEATURES = ["a", "b", "c", "mostly_zero"]
 ROWS = 400
+_fit = partial(fit_type, "xgboost")
 # Few, shallow trees: the comparisons stay exact and the fits fast.
 SMALL = {"n_estimators": 20, "max_depth": 3}
 
 
-def _frame(seed: int) -> pd.DataFrame:
-    """Regression, binary and 3-class labels on four features; "mostly_zero" is mostly 0, so the assembled
-    vectors are sparse and a 0 that were read as missing would change the model."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.normal(size=(ROWS, 3)), columns=FEATURES[:3])
-    frame["mostly_zero"] = (rng.random(ROWS) < 0.25) * rng.uniform(1, 3, ROWS)
-    signal = 2 * frame.a + 1.5 * frame.mostly_zero - frame.b
-    frame["y"] = signal + rng.normal(0, 0.3, ROWS)
-    frame["binary"] = (signal + rng.normal(0, 0.5, ROWS) > 0.8).astype(float)
-    frame["multi"] = np.digitize(signal, [-0.5, 1.0]).astype(float)
-    # Heavy weight on rows with large b: a weighted fit must differ from an unweighted one.
-    frame["w"] = np.where(frame.b > 0.5, 20.0, 1.0)
-    return frame
-
-
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    return _frame(seed=3)
+    return labelled_frame(ROWS, seed=3)
 
 
 @pytest.fixture(scope="module")
 def data(spark, frame):
     assembler = VectorAssembler(inputCols=FEATURES, outputCol="features")
     return assembler.transform(spark.createDataFrame(frame)).cache()
-
-
-def _target(task: str = "regression", label: str = "y", **kwargs) -> Target:
-    classification = task == "classification"
-    return Target(
-        task=task,
-        label_col=label,
-        features_col="features",
-        prediction_col="prediction",
-        probability_col="probability" if classification else None,
-        raw_prediction_col="raw" if classification else None,
-        **kwargs,
-    )
-
-
-def _fit(data, params: dict, target: Target):
-    model_type = get_model_type("xgboost", target.task)
-    model_type.validate_params(params, "models[0].params", target.task)
-    return model_type.build(model_type.resolve_params(params, target.task), target).fit(data)
 
 
 def _scored(model, data) -> pd.DataFrame:
@@ -171,13 +139,13 @@ def _fit_logged(data, params: dict, target: Target):
 @pytest.fixture(scope="module")
 def on_driver(data):
     """A regression fit with empty params, which `auto` trains on the driver at this size."""
-    return _fit_logged(data, {}, _target())
+    return _fit_logged(data, {}, vector_target())
 
 
 @pytest.fixture(scope="module")
 def distributed(data):
     """A regression fit that `auto` sends to Spark workers (the data exceeds a tiny driver budget)."""
-    return _fit_logged(data, {**SMALL, "driver_max_cells": 100}, _target())
+    return _fit_logged(data, {**SMALL, "driver_max_cells": 100}, vector_target())
 
 
 def _native_regressor(frame: pd.DataFrame, params: dict | None = None, **fit) -> xgboost.XGBRegressor:
@@ -206,7 +174,7 @@ def test_auto_goes_distributed_past_the_driver_budget_and_is_as_good_as_native(d
 
 
 def test_binary_probabilities_match_native_and_the_threshold_decides(data, frame):
-    model = _fit(data, SMALL, _target("classification", "binary", num_classes=2, threshold=0.9))
+    model = _fit(data, SMALL, vector_target("classification", "binary", num_classes=2, threshold=0.9))
     native = xgboost.XGBClassifier(**SMALL, tree_method="hist", random_state=42)
     native.fit(frame[FEATURES].to_numpy(), frame.binary.astype(int))
 
@@ -219,9 +187,8 @@ def test_binary_probabilities_match_native_and_the_threshold_decides(data, frame
 
 
 def test_distributed_binary_classification_honours_the_threshold(data, frame):
-    model = _fit(
-        data, {**SMALL, "training": "distributed"}, _target("classification", "binary", num_classes=2, threshold=0.8)
-    )
+    target = vector_target("classification", "binary", num_classes=2, threshold=0.8)
+    model = _fit(data, {**SMALL, "training": "distributed"}, target)
     scored = _scored(model, data)
     probabilities = _probabilities(scored)
     assert (scored.prediction == (probabilities[:, 1] >= 0.8)).all()
@@ -229,7 +196,7 @@ def test_distributed_binary_classification_honours_the_threshold(data, frame):
 
 
 def test_multiclass_writes_one_probability_per_class_and_the_argmax(data, frame):
-    model = _fit(data, SMALL, _target("classification", "multi", num_classes=3))
+    model = _fit(data, SMALL, vector_target("classification", "multi", num_classes=3))
     scored = _scored(model, data)
     probabilities = _probabilities(scored)
     assert probabilities.shape == (ROWS, 3)
@@ -240,7 +207,7 @@ def test_multiclass_writes_one_probability_per_class_and_the_argmax(data, frame)
 
 def test_weights_change_the_fit_on_the_driver_as_in_native_xgboost(data, frame, on_driver):
     plain = _scored(on_driver[0], data).prediction.to_numpy()
-    weighted = _scored(_fit(data, {}, _target(weight_col="w")), data).prediction.to_numpy()
+    weighted = _scored(_fit(data, {}, vector_target(weight_col="w")), data).prediction.to_numpy()
     assert not np.allclose(plain, weighted, atol=1e-3)
     expected = _native_regressor(frame, sample_weight=frame.w).predict(frame[FEATURES].to_numpy())
     np.testing.assert_allclose(weighted, expected, rtol=1e-5, atol=1e-5)
@@ -248,7 +215,7 @@ def test_weights_change_the_fit_on_the_driver_as_in_native_xgboost(data, frame, 
 
 def test_weights_change_the_fit_distributed(data, distributed):
     plain = _scored(distributed[0], data).prediction.to_numpy()
-    weighted = _fit(data, {**SMALL, "training": "distributed"}, _target(weight_col="w"))
+    weighted = _fit(data, {**SMALL, "training": "distributed"}, vector_target(weight_col="w"))
     assert not np.allclose(plain, _scored(weighted, data).prediction.to_numpy(), atol=1e-3)
 
 
@@ -261,7 +228,7 @@ def test_importances_are_gain_per_slot_and_sum_to_one(on_driver):
 
 
 def test_estimator_saves_and_loads_with_its_params(data, tmp_path):
-    estimator = get_model_type("xgboost").build({"max_depth": 2, "training": "driver"}, _target())
+    estimator = get_model_type("xgboost").build({"max_depth": 2, "training": "driver"}, vector_target())
     estimator.save(str(tmp_path / "estimator"))
     loaded = XGBoostEstimator.load(str(tmp_path / "estimator"))
     assert loaded.getOrDefault(loaded.xgbParams)["max_depth"] == 2
@@ -275,7 +242,7 @@ def test_mlflow_save_and_load_score_identically(data, frame, tmp_path):
     from sparkwright.tracking import PIP_REQUIREMENTS
 
     # A classifier with its threshold stage (the most stages to save and load), from empty params.
-    target = _target("classification", "binary", num_classes=2, threshold=0.7)
+    target = vector_target("classification", "binary", num_classes=2, threshold=0.7)
     model_type = get_model_type("xgboost", "classification")
     estimator = model_type.build(model_type.resolve_params({}, "classification"), target)
     pipeline = Pipeline(stages=[VectorAssembler(inputCols=FEATURES, outputCol="features"), estimator])

@@ -6,15 +6,13 @@ A TABLE is a path (or URL) to a Delta table, or ``<project>/<table>`` inside the
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from sparkwright.cli.common import WorkspaceOption, app, console, user_errors
-from sparkwright.errors import DataError
+from sparkwright.cli.tables import existing_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -48,7 +46,7 @@ def history_command(
     with user_errors():
         from sparkwright.data import lake
 
-        path = _resolve_table(table, workspace)
+        path = existing_table(table, workspace)
         commits = lake.table_history(_session(), path, limit=limit)
         out = Table(title=f"History of {path}", title_justify="left")
         for column in ("version", "timestamp", "operation", "mode", "metrics"):
@@ -81,7 +79,7 @@ def show_command(
 
         if version is not None and timestamp is not None:
             raise typer.BadParameter("give --version or --timestamp, not both.")
-        path = _resolve_table(table, workspace)
+        path = existing_table(table, workspace)
         df = lake.read_table(_session(), path, version=version, timestamp=timestamp)
         rows = df.limit(limit).collect()
         when = f"version {version}" if version is not None else f"as of {timestamp}" if timestamp else "latest"
@@ -103,43 +101,9 @@ def restore_command(
     with user_errors():
         from sparkwright.data import lake
 
-        path = _resolve_table(table, workspace)
+        path = existing_table(table, workspace)
         new_version = lake.restore_table(_session(), path, version)
         console.print(f"[green]✓[/] restored {path} to version {version}; it is now version {new_version}.")
-
-
-def _resolve_table(table: str, workspace: Path | None) -> str:
-    """The table's path: an existing path as given, else ``<project>/<table>`` in the workspace.
-
-    A missing local table is reported before Spark starts, with the tables the workspace does have.
-    """
-    from sparkwright.workspace import Workspace
-
-    if "://" in table:
-        return table  # remote: only Delta itself can tell whether a table is there
-    ws = Workspace.resolve(workspace)
-    candidate = Path(table).expanduser()
-    parts = table.strip("/").split("/")
-    if not (candidate / "_delta_log").is_dir() and len(parts) == 2 and not candidate.is_absolute():
-        candidate = Path(ws.table_path(*parts))
-    if (candidate / "_delta_log").is_dir():
-        return str(candidate.resolve())
-    known = _workspace_tables(ws.lake)
-    listing = f"Tables in {ws.root}: {', '.join(known)}." if known else f"The workspace {ws.root} has no tables yet."
-    raise DataError(f"no Delta table {table!r} (looked at {candidate}). {listing}")
-
-
-def _workspace_tables(lake_root: Path) -> list[str]:
-    """``<project>/<table>`` for every Delta table under the workspace's lake folder."""
-    if not lake_root.is_dir():
-        return []
-    return sorted(
-        f"{project}/{name}"
-        for project in os.listdir(lake_root)
-        if (lake_root / project).is_dir()
-        for name in os.listdir(lake_root / project)
-        if (lake_root / project / name / "_delta_log").is_dir()
-    )
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -19,9 +18,7 @@ from sparkwright.cli.common import (
     user_errors,
     workspace_registry,
 )
-
-if TYPE_CHECKING:
-    from sparkwright.workspace import Workspace
+from sparkwright.cli.tables import existing_input, output_table
 
 
 @app.command()
@@ -39,13 +36,12 @@ def predict(
     """Score a table or files with a registered model into a Delta table; a rerun replaces its earlier rows."""
     configure_logging(verbose)
     with user_errors():
-        from sparkwright.cli.lake import _resolve_table
         from sparkwright.deploy.batch import score_batch
         from sparkwright.session import get_session
 
         ws, registry = workspace_registry(workspace)
-        source = input if Path(input).exists() else _resolve_table(input, workspace)
-        target = _output_path(output, ws)
+        source = existing_input(input, workspace)
+        target = output_table(output, ws)
         with console.status("Scoring ..."):
             spark = get_session(master=master, conf=parse_spark_conf(conf))
             result = score_batch(spark, registry, model, source, target)
@@ -56,11 +52,3 @@ def predict(
         )
         if result.rejected:
             console.print(f"[yellow]{result.rejected:,} malformed rows[/] set aside in {result.rejects_table}")
-
-
-def _output_path(output: str, ws: Workspace) -> str:
-    """``<project>/<table>`` names a table in the workspace's lake; a URL, absolute or ./ path is a path."""
-    parts = output.strip("/").split("/")
-    if "://" in output or Path(output).is_absolute() or output.startswith(".") or len(parts) != 2:
-        return output
-    return ws.table_path(*parts)

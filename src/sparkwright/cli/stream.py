@@ -18,6 +18,7 @@ from sparkwright.cli.common import (
     user_errors,
     workspace_registry,
 )
+from sparkwright.cli.tables import existing_input, output_table
 
 
 @app.command()
@@ -50,12 +51,11 @@ def stream(
     """
     configure_logging(verbose)
     with user_errors():
-        from sparkwright.cli.predict import _output_path
         from sparkwright.deploy.stream import start_scoring_stream, stream_spec
         from sparkwright.session import get_session
 
         ws, registry = workspace_registry(workspace)
-        spec = stream_spec(input, _output_path(output, ws), checkpoint, source_format)
+        spec = stream_spec(existing_input(input, workspace), output_table(output, ws), checkpoint, source_format)
         spark = get_session(master=master, conf=parse_spark_conf(conf))
         query = start_scoring_stream(
             spark,

@@ -223,6 +223,12 @@ def test_collect_to_driver_scatters_sparse_and_dense_vectors(spark):
     mixed = spark.createDataFrame([(Vectors.dense([1.0, 2.0]),), (Vectors.sparse(3, {0: 1.0}),)], ["features"])
     with pytest.raises(DataError, match=r"the feature vectors in 'features' differ in size"):
         collect_to_driver(mixed.coalesce(1), "features")
+    # Dense vectors of lengths 3 and 1 hold 4 values, as two of length 2 would: still refused.
+    uneven = spark.createDataFrame(
+        [(Vectors.dense([1.0, 2.0]),), (Vectors.dense([1.0, 2.0, 3.0]),), (Vectors.dense([4.0]),)], ["features"]
+    )
+    with pytest.raises(DataError, match=r"differ in size"):
+        collect_to_driver(uneven.coalesce(1), "features")
 
 
 def test_fit_local_and_predict_local_work_without_spark(frame, X):

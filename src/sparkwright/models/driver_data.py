@@ -102,13 +102,13 @@ def _fill_rows(out: np.ndarray, batch: Any, width: int) -> bool:
     values = batch.column("values")
     lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
     flat = values.flatten().to_numpy(zero_copy_only=False)
+    if (lengths[dense] != width).any():
+        return False
     if dense.all():
-        if flat.size != out.size:
-            return False
         out[:] = flat.reshape(out.shape)
         return True
     sizes = batch.column("size").to_numpy(zero_copy_only=False)
-    if (lengths[dense] != width).any() or (sizes[~dense] != width).any():
+    if (sizes[~dense] != width).any():
         return False
     in_dense_row = np.repeat(dense, lengths)
     if dense.any():

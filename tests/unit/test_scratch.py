@@ -38,3 +38,17 @@ def test_a_worker_unpacks_each_model_once_and_reuses_the_folder(tmp_path, monkey
     assert Path(first, "MLmodel").read_text() == "flavors: {}\n"
     # One folder per model, and no staging copy left behind.
     assert [p.name for p in tmp_path.iterdir()] == ["sparkwright-udf-pyfunc-abc123"]
+
+
+def test_a_folder_of_that_name_that_others_can_write_is_not_trusted(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    planted = tmp_path / "sparkwright-udf-pyfunc-abc123"
+    planted.mkdir()
+    (planted / "MLmodel").write_text("planted\n")
+    planted.chmod(0o777)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("MLmodel", "flavors: {}\n")
+    folder = _unpacked("pyfunc-abc123", zipped.getvalue())
+    assert Path(folder) != planted
+    assert Path(folder, "MLmodel").read_text() == "flavors: {}\n"

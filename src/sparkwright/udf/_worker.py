@@ -226,16 +226,28 @@ def _unpacked(key: str, zipped: bytes) -> str:
     unzipped beside its final name and renamed into place, so a worker never sees half a folder.
     """
     folder = os.path.join(tempfile.gettempdir(), f"sparkwright-udf-{key}")
-    if os.path.isdir(folder):
+    if os.path.isdir(folder) and _private(folder):
         return folder
     staging = tempfile.mkdtemp(prefix=f"sparkwright-udf-{key[:12]}-staging-")
     with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
         archive.extractall(staging)
     try:
         os.rename(staging, folder)
-    except OSError:  # another worker renamed its copy first
-        shutil.rmtree(staging, ignore_errors=True)
+    except OSError:  # another worker renamed its copy first, or a folder of that name is not ours
+        if os.path.isdir(folder) and _private(folder):
+            shutil.rmtree(staging, ignore_errors=True)
+            return folder
+        return staging
     return folder
+
+
+def _private(folder: str) -> bool:
+    """Ours alone: owned by this user and writable by no one else (a shared temp folder's name is guessable,
+    and a model folder holds code and pickles that loading runs)."""
+    if not hasattr(os, "getuid"):
+        return True
+    info = os.stat(folder)
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def _single_threaded(model: Any, threads: int) -> None:

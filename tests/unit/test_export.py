@@ -548,7 +548,12 @@ def test_export_model_from_an_mlflow_spark_model(train, held_out, held_out_pdf, 
     signature = infer_signature(example, model.transform(held_out).select("prediction").limit(5).toPandas())
     logged = tmp_path / "spark-model"
     mlflow.spark.save_model(
-        model, str(logged), signature=signature, pip_requirements=["pyspark"], dfs_tmpdir=str(tmp_path / "dfs")
+        model,
+        str(logged),
+        signature=signature,
+        input_example=example,
+        pip_requirements=["pyspark"],
+        dfs_tmpdir=str(tmp_path / "dfs"),
     )
     # A work_dir reads the saved trees back with Spark, as on a cluster (a local master reads them with pyarrow).
     scorer = export_model(str(logged), tmp_path / "exported", work_dir=str(tmp_path / "work"))
@@ -556,6 +561,8 @@ def test_export_model_from_an_mlflow_spark_model(train, held_out, held_out_pdf, 
     assert [i["type"] for i in scorer.inputs] == ["string", "double", "int"]
     loaded = mlflow.pyfunc.load_model(str(tmp_path / "exported"))
     assert loaded.metadata.metadata["sparkwright_export"]["prediction"] == "prediction"
+    # The Spark model's input example travels with the export.
+    pd.testing.assert_frame_equal(loaded.input_example.reset_index(drop=True), example, check_dtype=False)
     expected = model.transform(held_out).toPandas().set_index("row_id")["prediction"]
     predicted = loaded.predict(held_out_pdf[inputs])
     _assert_close(expected.loc[predicted.index].to_numpy(), predicted["prediction"].to_numpy(), "prediction")

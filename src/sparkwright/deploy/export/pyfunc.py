@@ -19,6 +19,7 @@ from sparkwright.deploy.export.exporter import export_pipeline
 from sparkwright.errors import ModelError, TrackingError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from mlflow.models import ModelSignature
     from pyspark.ml import PipelineModel
 
@@ -51,12 +52,15 @@ _SPARK_TYPES = {
 }
 
 
-def save_pyfunc(scorer: rt.ExportedScorer, path: str | os.PathLike[str]) -> Path:
+def save_pyfunc(
+    scorer: rt.ExportedScorer, path: str | os.PathLike[str], input_example: pd.DataFrame | None = None
+) -> Path:
     """Write ``scorer`` as an MLflow pyfunc model folder at ``path`` (must not exist or be empty).
 
     The signature's inputs are the scorer's raw input columns; its outputs ``prediction`` and, for a
     classifier, ``probability_0`` .. ``probability_<k-1>`` (class index order; ``classes`` in the model's
-    metadata gives each index's label).
+    metadata gives each index's label). ``input_example`` (a few input rows; the Spark model's own when
+    exported from a logged model) is saved with it, as the MLflow UI and serving expect.
 
     Raises:
         TrackingError: MLflow could not write the model.
@@ -75,6 +79,7 @@ def save_pyfunc(scorer: rt.ExportedScorer, path: str | os.PathLike[str]) -> Path
                 artifacts={SCORER_ARTIFACT: str(scorer_dir)},
                 code_paths=[str(runtime_copy)],
                 signature=_signature(scorer),
+                input_example=input_example,
                 pip_requirements=PIP_REQUIREMENTS,
                 metadata={"sparkwright_export": _metadata(scorer)},
             )
@@ -113,8 +118,9 @@ def export_model(
         ModelError: No input schema, or columns that do not fit.
         TrackingError: The URI cannot be loaded, or the model cannot be written.
     """
+    example = None
     if isinstance(source, str | os.PathLike):
-        pipeline_model, signature_schema = _load_spark_model(str(source), tracking_uri)
+        pipeline_model, signature_schema, example = _load_spark_model(str(source), tracking_uri)
         input_schema = input_schema if input_schema is not None else signature_schema
     else:
         pipeline_model = source
@@ -124,7 +130,7 @@ def export_model(
             "e.g. test_df.drop(label).schema."
         )
     scorer = export_pipeline(pipeline_model, input_schema, prediction_col=prediction_col, work_dir=work_dir)
-    save_pyfunc(scorer, output_dir)
+    save_pyfunc(scorer, output_dir, input_example=example)
     return scorer
 
 
@@ -142,9 +148,13 @@ def log_exported_model(
     return LoggedModel(run_id=run_id, model_uri=model_uri_of_run(run_id, artifact_path))
 
 
-def _load_spark_model(uri: str, tracking_uri: str | None) -> tuple[PipelineModel, list[tuple[str, str]] | None]:
+def _load_spark_model(
+    uri: str, tracking_uri: str | None
+) -> tuple[PipelineModel, list[tuple[str, str]] | None, pd.DataFrame | None]:
+    """The Spark model at ``uri``, its signature's inputs as (column, Spark type) and its input example."""
     import mlflow.artifacts
     import mlflow.spark
+    import pandas as pd
     from mlflow.models import Model
 
     try:
@@ -156,7 +166,9 @@ def _load_spark_model(uri: str, tracking_uri: str | None) -> tuple[PipelineModel
             )
         )
         model = mlflow.spark.load_model(local)
-        signature = Model.load(local).signature
+        logged = Model.load(local)
+        signature = logged.signature
+        example = logged.load_input_example(local)
     except Exception as exc:
         raise TrackingError(f"could not load the Spark model {uri}: {exc}") from exc
     schema = None
@@ -169,7 +181,7 @@ def _load_spark_model(uri: str, tracking_uri: str | None) -> tuple[PipelineModel
                     f"input {spec.name!r} of {uri} has MLflow type {type_name}, which the scorer does not read."
                 )
             schema.append((spec.name, _SPARK_TYPES[type_name]))
-    return model, schema
+    return model, schema, example if isinstance(example, pd.DataFrame) else None
 
 
 def _signature(scorer: rt.ExportedScorer) -> ModelSignature | None:

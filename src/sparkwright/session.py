@@ -134,7 +134,7 @@ def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> Spa
     """
     from delta import configure_spark_with_delta_pip
 
-    java_options = f"-Dlog4j2.configurationFile={_LOG4J_CONFIG.as_uri()}"
+    java_options = " ".join(_driver_java_options())
     builder = builder.config(
         "spark.driver.extraJavaOptions", f"{java_options} {conf.get('spark.driver.extraJavaOptions', '')}".strip()
     )
@@ -142,6 +142,22 @@ def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> Spa
     if cached:
         return builder.config("spark.jars", ",".join([*cached, *filter(None, [conf.get("spark.jars")])]))
     return configure_spark_with_delta_pip(builder)
+
+
+def _driver_java_options() -> list[str]:
+    """Our log4j config, and netlib told not to try a system BLAS / LAPACK this machine does not have.
+
+    Spark ML's netlib otherwise tries to dlopen libblas.so.3 / liblapack.so.3 and prints a failure from
+    native code, which no log level silences; it then uses its Java implementation, as it does here.
+    Where the libraries are installed, netlib keeps loading them.
+    """
+    from ctypes.util import find_library
+
+    options = [f"-Dlog4j2.configurationFile={_LOG4J_CONFIG.as_uri()}"]
+    for library in ("blas", "lapack"):
+        if find_library(library) is None:
+            options.append(f"-Ddev.ludovic.netlib.{library}.allowNative=false")
+    return options
 
 
 def _delta_jar_cache() -> Path:

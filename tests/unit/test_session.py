@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -45,3 +47,28 @@ def test_delta_jars_are_remembered_after_the_first_start(spark):
     jars = _cached_delta_jars()
     assert any("delta-spark" in jar for jar in jars)
     assert all(os.path.isfile(jar) for jar in jars)
+
+
+def test_spark_ml_prints_no_native_blas_failure_where_the_machine_has_none():
+    """netlib's native loader writes 'netlib-blas: JNI_OnLoad: dlopen(libblas.so.3) failed' from C; sparkwright
+    tells it not to try libraries the machine does not have, so a linear regression fit stays quiet."""
+    from ctypes.util import find_library
+
+    code = textwrap.dedent(
+        """
+        from pyspark.ml.feature import VectorAssembler
+        from pyspark.ml.regression import LinearRegression
+        from sparkwright.session import get_session
+
+        spark = get_session(master="local[1]")
+        rows = spark.createDataFrame([(float(i), 2.0 * i + 1.0) for i in range(20)], ["x", "y"])
+        data = VectorAssembler(inputCols=["x"], outputCol="features").transform(rows)
+        model = LinearRegression(labelCol="y", solver="normal").fit(data)
+        print("slope", round(model.coefficients[0], 6))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert "slope 2.0" in result.stdout
+    missing = [name for name in ("blas", "lapack") if find_library(name) is None]
+    for name in missing:
+        assert f"netlib-{name}" not in result.stderr, result.stderr

@@ -43,6 +43,7 @@ RemoteOption = Annotated[str | None, typer.Option("--remote", help="Spark Connec
 ConfOption = Annotated[
     list[str] | None, typer.Option("--conf", help="Extra Spark conf KEY=VALUE (repeatable).", metavar="KEY=VALUE")
 ]
+ModelOption = Annotated[str, typer.Option("--model", help="models:/<name>@<alias> or models:/<name>/<version>.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show sparkwright's INFO logs.")]
 
 

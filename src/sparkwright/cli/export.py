@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sparkwright.cli.common import (
+    ModelOption,
     VerboseOption,
     WorkspaceOption,
     app,
@@ -20,7 +21,7 @@ from sparkwright.cli.common import (
 
 @app.command()
 def export(
-    model: Annotated[str, typer.Option("--model", help="models:/<name>@<alias> or models:/<name>/<version>.")],
+    model: ModelOption,
     output: Annotated[
         Path | None,
         typer.Option("--output", help="Folder to write [default: <workspace>/exports/<name>/v<version>]."),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sparkwright.cli.common import (
+    ModelOption,
     VerboseOption,
     WorkspaceOption,
     app,
@@ -20,7 +21,7 @@ from sparkwright.cli.common import (
 
 @app.command()
 def serve(
-    model: Annotated[str, typer.Option("--model", help="models:/<name>@<alias> or models:/<name>/<version>.")],
+    model: ModelOption,
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     token: Annotated[

@@ -9,6 +9,7 @@ import typer
 from sparkwright.cli.common import (
     ConfOption,
     MasterOption,
+    ModelOption,
     VerboseOption,
     WorkspaceOption,
     app,
@@ -23,7 +24,7 @@ from sparkwright.cli.tables import existing_input, output_table
 
 @app.command()
 def stream(
-    model: Annotated[str, typer.Option("--model", help="models:/<name>@<alias> or models:/<name>/<version>.")],
+    model: ModelOption,
     input: Annotated[
         str, typer.Option("--input", help="A folder files land in (csv, json, parquet), or a Delta table.")
     ],

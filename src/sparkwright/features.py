@@ -128,6 +128,13 @@ def max_categories(df_or_schema: DataFrame | StructType, features_col: str = "fe
     return max((len(a.get("vals", [])) or a.get("num_vals", 0) for a in attrs.get("nominal", [])), default=0)
 
 
+def categorical_slots(df_or_schema: DataFrame | StructType, features_col: str = "features") -> list[int]:
+    """Slots of the assembled vector that hold an indexed categorical (nominal metadata), in order."""
+    schema = getattr(df_or_schema, "schema", df_or_schema)
+    attrs = schema[features_col].metadata.get("ml_attr", {}).get("attrs", {})
+    return sorted(int(a["idx"]) for a in attrs.get("nominal", []))
+
+
 def importances_by_column(
     values: Sequence[float], names: Sequence[str], original_columns: Sequence[str]
 ) -> dict[str, float]:

@@ -9,12 +9,12 @@ attributes, so names and types are checked straight from the class.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparkwright.config.checks import did_you_mean
-from sparkwright.errors import ConfigError
+from sparkwright.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     from pyspark.ml import Estimator, Transformer
@@ -127,6 +127,42 @@ class ModelType:
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         """One importance per feature slot, or None when the model has none."""
         return None
+
+    def fit_local(
+        self,
+        params: Mapping[str, Any],
+        task: str,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        categorical_slots: Sequence[int] = (),
+        threads: int | None = None,
+    ) -> Any:
+        """Fit on NumPy arrays in this process (no Spark): tuning trials and the budgeted search run this.
+
+        Args:
+            params: The model's params as in the project file (validated).
+            task: ``regression`` or ``classification`` (``y`` then holds class indices 0..k-1).
+            X: Features, shape (rows, slots), as the assembled feature vector.
+            y: The label (already log-transformed when the project trains on log(label)).
+            sample_weight: Per-row weights, or None.
+            categorical_slots: Slots of ``X`` that hold an indexed categorical (types with ``one_hot`` False).
+            threads: Cap on the fit's threads (1 when trials run side by side); None: every core.
+
+        Returns:
+            A fitted estimator with scikit-learn's ``predict`` (and ``predict_proba``, ``classes_`` for a
+            classifier), scored by :func:`sparkwright.models.sklearn_model.predict_local`.
+
+        Raises:
+            ModelError: The type trains in Spark only (see :attr:`fits_locally`).
+        """
+        raise ModelError(f"model type {self.name!r} trains in Spark only; it has no local (NumPy) fit.")
+
+    @property
+    def fits_locally(self) -> bool:
+        """Whether :meth:`fit_local` is implemented (the budgeted search then tries it on NumPy arrays)."""
+        return type(self).fit_local is not ModelType.fit_local
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

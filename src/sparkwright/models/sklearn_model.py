@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.ml import Estimator, Model
@@ -305,6 +305,19 @@ class SklearnType(ModelType):
         if target.weight_col is not None:
             stage._set(weightCol=target.weight_col)
         return stage
+
+    def fit_local(
+        self,
+        params: Mapping[str, Any],
+        task: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        categorical_slots: Sequence[int] = (),
+        threads: int | None = None,
+    ) -> Any:
+        return fit_local(params, task, X, y, sample_weight, threads=threads)
 
     def importances(self, fitted_stage: Any) -> list[float] | None:
         """``feature_importances_`` (trees) or absolute ``coef_`` (linear models, summed over classes)."""

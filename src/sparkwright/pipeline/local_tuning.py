@@ -32,18 +32,22 @@ class LocalEvaluator:
 
     Attributes:
         base_params: The model's own params; a trial's params override them.
+        model_type: The registered type whose ``fit_local`` each trial runs.
         task, metric: What is scored; ``sign`` turns the metric into a loss (-1 when higher is better).
         log_label: The model learns ln(label); predictions are exp()'d back before scoring.
         num_classes: Classification: the number of classes.
+        categorical_slots: Feature slots holding an indexed categorical (types that take no one-hot).
     """
 
     folds: list[_Fold]
+    model_type: str
     base_params: dict[str, Any]
     task: str
     metric: str
     sign: float
     log_label: bool
     num_classes: int | None
+    categorical_slots: tuple[int, ...] = ()
 
     @classmethod
     def from_folds(
@@ -59,6 +63,7 @@ class LocalEvaluator:
         Raises:
             ModelError: A fold is larger than the model's driver limit (``max_driver_rows``).
         """
+        from sparkwright.features import categorical_slots
         from sparkwright.models import get_model_type, prepare_training
         from sparkwright.models.driver_data import collect_to_driver
         from sparkwright.models.sklearn_model import ensure_fits_driver
@@ -82,23 +87,34 @@ class LocalEvaluator:
         assert prepared is not None
         return cls(
             folds=folds,
+            model_type=spec.type,
             base_params=dict(spec.params),
             task=config.task,
             metric=metric,
             sign=sign,
             log_label=prepared.target.label_col != settings["label_col"] and config.task == "regression",
             num_classes=prepared.target.num_classes,
+            categorical_slots=tuple(categorical_slots(prepared.rows, prepared.target.features_col)),
         )
 
     def __call__(self, params: dict[str, Any], fold: int) -> tuple[float, list[float]]:
         from sparkwright.evaluate import array_metric
-        from sparkwright.models.sklearn_model import fit_local, predict_local
+        from sparkwright.models import get_model_type
+        from sparkwright.models.sklearn_model import predict_local
 
+        model_type = get_model_type(self.model_type, self.task)
         chosen = range(len(self.folds)) if fold < 0 else [fold]
         scores = []
         for index in chosen:
             data = self.folds[index]
-            estimator = fit_local({**self.base_params, **params}, self.task, data.X_fit, data.y_fit, data.w_fit)
+            estimator = model_type.fit_local(
+                {**self.base_params, **params},
+                self.task,
+                data.X_fit,
+                data.y_fit,
+                data.w_fit,
+                categorical_slots=self.categorical_slots,
+            )
             threshold = 0.5 if self.num_classes == 2 else None
             prediction, probability = predict_local(
                 estimator, data.X_eval, num_classes=self.num_classes, threshold=threshold

@@ -5,6 +5,8 @@ Cross-field rules that need more than one section live in ``checks.py``.
 
 from __future__ import annotations
 
+import re
+from difflib import get_close_matches
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -165,6 +167,94 @@ class TuneConfig(_Strict):
     )
 
 
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+# Families of the budgeted search (sparkwright.pipeline.families holds their types and spaces).
+SEARCH_FAMILIES = ("lightgbm", "xgboost", "random_forest", "extra_trees", "linear", "gbt")
+# Used when a project lists no models and gives no search: what measured best on the bundled examples.
+DEFAULT_SEARCH_BUDGET = "3m"
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"10m"``, ``"1h30m"`` (a number is seconds).
+
+    Raises:
+        ValueError: Anything else, or a duration that is not positive.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"must be a duration such as 90s, 10m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value)) if value is not None else None
+        if not match or not any(match.groups()):
+            raise ValueError(f"must be a duration such as 90s, 10m or 1h30m (or a number of seconds), got {value!r}")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not seconds > 0:
+        raise ValueError(f"must be a positive duration, got {value!r}")
+    return seconds
+
+
+class SearchConfig(_Strict):
+    """A time-budgeted search across model families; each family's best is refit, then blended."""
+
+    budget: str | float = Field(
+        default=DEFAULT_SEARCH_BUDGET,
+        description="Time for the search: 90s, 10m, 1h30m or seconds. Refitting the winners comes after it.",
+    )
+    families: list[str] | None = Field(
+        default=None,
+        description="Model families to search; default: every family that suits the task and the data size.",
+    )
+    max_trials: int | None = Field(
+        default=None, ge=1, description="Stop after this many trials (with a seed: the same leaderboard every run)."
+    )
+    folds: int | Literal["auto"] = Field(
+        default="auto",
+        description="k-fold cross-validation, or 1 for one hold-out split; auto: 5 folds on small data, 3 on "
+        "medium, hold-out on large.",
+    )
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1, description="Hold-out share when folds is 1.")
+    parallelism: int | None = Field(
+        default=None, ge=1, description="Trials at once on the driver's worker processes; default: its cores."
+    )
+    ensemble: bool = Field(default=True, description="Blend the families' best models; kept only if it wins.")
+    seed: int = 42
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, value: Any) -> Any:
+        parse_duration(value)
+        return value
+
+    @field_validator("folds", mode="before")
+    @classmethod
+    def _folds(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"must be 'auto' or an integer >= 1 (1: one hold-out split), got {value!r}")
+        return value
+
+    @field_validator("families", mode="before")
+    @classmethod
+    def _families(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"must be a non-empty list of families ({', '.join(SEARCH_FAMILIES)}), got {value!r}")
+        for name in value:
+            if name not in SEARCH_FAMILIES:
+                close = get_close_matches(str(name), SEARCH_FAMILIES, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"unknown family {name!r}; valid: {', '.join(SEARCH_FAMILIES)}.{hint}")
+        return value
+
+    @property
+    def budget_seconds(self) -> float:
+        return parse_duration(self.budget)
+
+
 class RegisterConfig(_Strict):
     name: str | None = Field(default=None, description="Registered model name; default: project name.")
     promote_if_better: bool = Field(
@@ -193,8 +283,13 @@ class ProjectConfig(_Strict):
     classification: ClassificationConfig | None = Field(
         default=None, description="Classification settings: positive class, threshold, class weights."
     )
-    models: list[ModelSpec] = Field(min_length=1)
+    models: list[ModelSpec] = Field(
+        default_factory=list, description="Models to train; none: a budgeted search (see search) picks them."
+    )
     tune: TuneConfig | None = Field(default=None, description="Hyperparameter search; default: none.")
+    search: SearchConfig | None = Field(
+        default=None, description="A time-budgeted search across model families; default when models is empty."
+    )
     metric: str | None = Field(default=None, description="Metric that picks the best model.")
     registry: RegisterConfig | None = Field(
         default_factory=RegisterConfig, alias="register", description="null: do not register a model."
@@ -207,6 +302,13 @@ class ProjectConfig(_Strict):
     @property
     def classification_settings(self) -> ClassificationConfig:
         return self.classification or ClassificationConfig()
+
+    @property
+    def search_settings(self) -> SearchConfig | None:
+        """``search``, or the default search when the project lists no models; None: no search."""
+        if self.search is not None:
+            return self.search
+        return None if self.models else SearchConfig()
 
     @property
     def registered_model_name(self) -> str:

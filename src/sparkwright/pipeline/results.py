@@ -11,6 +11,7 @@ from sparkwright.tracking import model_uri
 
 if TYPE_CHECKING:
     from sparkwright.data import IngestResult
+    from sparkwright.models import FittedModel
     from sparkwright.pipeline.tuning import TuningResult
 
 BASELINE = "baseline"
@@ -37,6 +38,8 @@ class ModelResult:
     fit_seconds: float
     importances: dict[str, float] | None = None
     threshold: float | None = None
+    # The fitted pipeline, kept for the run's ensemble; not part of the leaderboard.
+    fitted: FittedModel | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

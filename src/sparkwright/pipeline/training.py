@@ -93,8 +93,13 @@ def train_one(
     silver: TableRef,
     *,
     extra_params: dict[str, Any] | None = None,
+    prefitted: tuple[FittedModel, float] | None = None,
 ) -> ModelResult:
-    """Fit one model inside its Pipeline, evaluate it on the test set and log it to a nested run."""
+    """Fit one model inside its Pipeline, evaluate it on the test set and log it to a nested run.
+
+    ``prefitted`` (a fitted model and its fit seconds) skips the fit: an ensemble of already fitted
+    members is evaluated and logged like any model.
+    """
     from sparkwright.data import feature_columns
     from sparkwright.models import evaluate_model, predict
 
@@ -104,9 +109,12 @@ def train_one(
     tags = {"sparkwright.model_type": spec.type, "sparkwright.source_table": silver.path}
     with tracker.run(experiment_id, spec.display_name, parent_run_id=parent_id, tags=tags) as run_id:
         tracker.log_delta_input(run_id, silver.path, silver.version)
-        started = time.perf_counter()
-        fitted = fit_for_project(config, spec, train)
-        fit_seconds = time.perf_counter() - started
+        if prefitted is None:
+            started = time.perf_counter()
+            fitted = fit_for_project(config, spec, train)
+            fit_seconds = time.perf_counter() - started
+        else:
+            fitted, fit_seconds = prefitted
         predictions = predict(fitted, test).cache()
         metrics = evaluate_model(fitted, predictions)
         sample = _plot_sample(fitted, predictions)
@@ -153,6 +161,7 @@ def train_one(
         fit_seconds=fit_seconds,
         importances=fitted.importances,
         threshold=fitted.threshold,
+        fitted=fitted,
     )
 
 

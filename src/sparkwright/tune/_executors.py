@@ -98,9 +98,12 @@ class ProcessExecutor(Executor):
     _pools: ClassVar[dict[int, Any]] = {}
     _pools_lock = threading.Lock()
 
-    def __init__(self, objective: ObjectiveFn, parallelism: int):
+    def __init__(self, objective: ObjectiveFn, parallelism: int, *, detailed: bool = False):
         super().__init__(parallelism)
         import cloudpickle
+
+        # detailed: the objective returns a dict (the budgeted search), see _worker.evaluate_detailed.
+        self._run = _worker.run_detailed_from_file if detailed else _worker.run_from_file
 
         try:
             payload = cloudpickle.dumps(objective)
@@ -135,12 +138,12 @@ class ProcessExecutor(Executor):
         from joblib.externals.loky.process_executor import BrokenProcessPool, ShutdownExecutorError
 
         try:
-            return self._pool.submit(_worker.run_from_file, self._key, self._objective_file, params)
+            return self._pool.submit(self._run, self._key, self._objective_file, params)
         except (BrokenProcessPool, ShutdownExecutorError, RuntimeError):
             # A worker died (killed, out of memory): its trial is recorded as failed; start a new pool.
             log.warning("a tuning worker process died; starting a new pool")
             self._pool = self._shared_pool(replace_broken=True)
-            return self._pool.submit(_worker.run_from_file, self._key, self._objective_file, params)
+            return self._pool.submit(self._run, self._key, self._objective_file, params)
 
     def close(self, cancel: bool = False) -> None:
         if cancel:

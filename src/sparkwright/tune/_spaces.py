@@ -125,3 +125,23 @@ def converter(space: Mapping[str, Distribution]) -> Callable[[Mapping[str, Any]]
         return params
 
     return convert
+
+
+def to_optuna_params(space: Mapping[str, Distribution], point: Mapping[str, Any]) -> dict[str, Any]:
+    """A point of ``space`` (params as the objective gets them) as optuna's raw values, to enqueue it.
+
+    Raises:
+        ConfigError: A choice value that is not one of the options.
+    """
+    raw: dict[str, Any] = {}
+    for name, dist in sampled(space).items():
+        if name not in point:
+            continue
+        value = point[name]
+        if isinstance(dist, Choice):
+            if value not in dist.options:
+                raise ConfigError(f"{name}: {value!r} is not one of the options {list(dist.options)}.")
+            raw[name] = list(dist.options).index(value)
+        else:
+            raw[name] = value
+    return raw

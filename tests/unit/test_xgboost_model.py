@@ -1,5 +1,5 @@
 """``type: xgboost``: params checked without a JVM, both training paths against native xgboost, the
-threshold, weights, importances and the MLflow round trip."""
+threshold, weights, importances, early stopping, fit_local and the MLflow round trip."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from vector_models import FEATURES, fit_type, labelled_frame, vector_target
 
 from sparkwright.errors import ConfigError
 from sparkwright.models import Target, get_model_type, model_types
-from sparkwright.models.xgboost_model import DRIVER_MAX_CELLS, XGBoostEstimator
+from sparkwright.models.xgboost_model import DRIVER_MAX_CELLS, XGBoostEstimator, find_xgboost_model, holdout_split
 
 ROWS = 400
 _fit = partial(fit_type, "xgboost")
@@ -68,6 +68,17 @@ def test_registered_for_both_tasks():
         ({"weight_col": "x"}, r"params\.weight_col: sparkwright sets weight_col itself"),
         ({"objective": "reg:squarederor"}, r"Did you mean 'reg:squarederror'\?"),
         ({"enable_sparse_data_optim": True}, r"params\.enable_sparse_data_optim: .* needs missing: 0"),
+        ({"early_stopping_rounds": 0}, r"params\.early_stopping_rounds: must be an integer >= 1, got 0"),
+        (
+            {"early_stopping_rounds": 5, "validation_fraction": 1.0},
+            r"params\.validation_fraction: must be a number in \(0, 1\), got 1\.0",
+        ),
+        (
+            {"validation_fraction": 0.2},
+            r"params\.validation_fraction: validation_fraction is the hold-out of early stopping; add "
+            r"early_stopping_rounds or remove it",
+        ),
+        ({"eval_set": []}, r"params\.eval_set: not supported: sparkwright holds out the validation set itself"),
     ],
 )
 def test_bad_params_name_the_path_and_the_fix(params, message):
@@ -109,6 +120,8 @@ def test_resolve_params_shows_the_defaults_used():
     assert resolved["training"] == "auto"
     assert resolved["driver_max_cells"] == DRIVER_MAX_CELLS
     assert resolved["random_state"] == 42
+    assert "validation_fraction" not in resolved  # only shown when early stopping uses it
+    assert get_model_type("xgboost").resolve_params({"early_stopping_rounds": 5})["validation_fraction"] == 0.1
 
 
 class _Messages(logging.Handler):
@@ -262,3 +275,79 @@ def test_mlflow_save_and_load_score_identically(data, frame, tmp_path):
     # The threshold stage was saved too.
     probabilities = np.stack([v.toArray() for v in loaded.transform(raw).select("probability").toPandas().probability])
     assert (reloaded == (probabilities[:, 1] >= 0.7)).all()
+
+
+# ---- early stopping and fit_local -----------------------------------------------------------------
+
+# A ceiling far above what the data needs: early stopping must end the fit well before it.
+STOPPING = {"n_estimators": 500, "max_depth": 3, "early_stopping_rounds": 5}
+
+
+@pytest.fixture(scope="module")
+def stopped_on_driver(data):
+    return _fit(data, {**STOPPING, "training": "driver"}, vector_target())
+
+
+def test_early_stopping_on_the_driver_keeps_the_best_round_of_native_xgboost(data, frame, stopped_on_driver):
+    summary = get_model_type("xgboost").training_summary(stopped_on_driver)
+    assert 1 <= summary["best_iteration"] < 100
+    assert summary["rounds_trained"] == summary["best_iteration"] + 5  # stopped 5 rounds after the best
+    assert summary["trees"] == summary["best_iteration"]
+
+    # Native xgboost on the same seeded 10% hold-out, early-stopped the same way.
+    X = frame[FEATURES].to_numpy()
+    fit, held = holdout_split(frame.y.to_numpy(), 0.1, 42, stratify=False)
+    assert len(held) == ROWS // 10 and not set(fit) & set(held)
+    native = xgboost.XGBRegressor(**STOPPING, tree_method="hist", random_state=42)
+    native.fit(X[fit], frame.y[fit], eval_set=[(X[held], frame.y[held])], verbose=False)
+    assert native.best_iteration + 1 == summary["best_iteration"]
+    np.testing.assert_allclose(_scored(stopped_on_driver, data).prediction, native.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_an_early_stopped_model_saves_and_scores_with_its_best_round(data, stopped_on_driver, tmp_path):
+    from pyspark.ml import PipelineModel
+
+    # xgboost.spark refuses to save early_stopping_rounds without a validation column: none is left on it.
+    PipelineModel([stopped_on_driver]).save(str(tmp_path / "model"))
+    loaded = PipelineModel.load(str(tmp_path / "model"))
+    np.testing.assert_array_equal(_scored(loaded, data).prediction, _scored(stopped_on_driver, data).prediction)
+    assert get_model_type("xgboost").training_summary(loaded) == get_model_type("xgboost").training_summary(
+        stopped_on_driver
+    )
+
+
+def test_early_stopping_distributed_uses_a_validation_column_and_the_best_round(data, frame):
+    target = vector_target("classification", "binary", num_classes=2)
+    model = _fit(data, {**STOPPING, "training": "distributed"}, target)
+    summary = get_model_type("xgboost").training_summary(model)
+    assert 1 <= summary["best_iteration"] < 100
+    assert summary["rounds_trained"] == summary["best_iteration"] + 5
+    booster = find_xgboost_model(model).get_booster()
+    margins = booster.inplace_predict(
+        frame[FEATURES].to_numpy(np.float32), iteration_range=(0, int(summary["best_iteration"])), predict_type="margin"
+    )
+    probabilities = _probabilities(_scored(model, data))
+    np.testing.assert_allclose(probabilities[:, 1], 1 / (1 + np.exp(-margins)), rtol=1e-5)
+
+
+def test_holdout_split_is_seeded_and_stratified():
+    y = np.array([0] * 50 + [1] * 30 + [2] * 1)
+    fit, held = holdout_split(y, 0.2, 7, stratify=True)
+    assert np.bincount(y[held], minlength=3).tolist() == [10, 6, 0]  # a class of one row stays in the fit
+    assert sorted([*fit, *held]) == list(range(len(y)))
+    again = holdout_split(y, 0.2, 7, stratify=True)
+    assert (again[1] == held).all() and not (holdout_split(y, 0.2, 8, stratify=True)[1] == held).all()
+
+
+def test_fit_local_equals_the_driver_path_and_honours_threads(data, frame):
+    model_type = get_model_type("xgboost", "classification")
+    assert model_type.fits_locally and not model_type.single_node
+    target = vector_target("classification", "multi", num_classes=3)
+    spark_model = _fit(data, {**SMALL, "early_stopping_rounds": 3}, target)
+    X = frame[FEATURES].to_numpy()
+    local = model_type.fit_local(
+        {**SMALL, "early_stopping_rounds": 3}, "classification", X, frame.multi.to_numpy(), threads=1
+    )
+    assert isinstance(local, xgboost.XGBClassifier) and local.n_jobs == 1
+    assert local.best_iteration + 1 == model_type.training_summary(spark_model)["best_iteration"]
+    np.testing.assert_allclose(local.predict_proba(X), _probabilities(_scored(spark_model, data)), atol=1e-6)

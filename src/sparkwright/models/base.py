@@ -128,6 +128,10 @@ class ModelType:
         """One importance per feature slot, or None when the model has none."""
         return None
 
+    def training_summary(self, fitted_stage: Transformer) -> dict[str, float]:
+        """Numbers about the fit, logged as metrics of the model's run (boosted types: rounds and trees kept)."""
+        return {}
+
     def fit_local(
         self,
         params: Mapping[str, Any],

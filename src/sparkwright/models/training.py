@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.config import ModelSpec
@@ -58,6 +58,8 @@ class FittedModel:
         classes: Classification: the class labels (as strings) in the order of the ``probability``
             vector; a binary task's positive class is the last.
         threshold: Binary classification: the probability at or above which the positive class is predicted.
+        summary: What the type reports about the fit (:meth:`ModelType.training_summary`), e.g. the
+            ``best_iteration`` early stopping kept; empty for most types.
     """
 
     pipeline_model: PipelineModel
@@ -70,6 +72,7 @@ class FittedModel:
     task: str = "regression"
     classes: list[str] | None = None
     threshold: float | None = None
+    summary: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -139,6 +142,7 @@ def fit_model(
         task=task,
         classes=prepared.classes,
         threshold=prepared.target.threshold,
+        summary=model_type.training_summary(estimator_model),
     )
 
 

@@ -16,15 +16,21 @@ Feature vectors are densified on both paths (the driver path scatters a sparse v
 zero matrix), so an implicit zero of a sparse vector is the value 0, as in the dense data native xgboost
 sees; only ``missing`` (default NaN) marks a missing value. ``enable_sparse_data_optim: true`` instead
 treats inactive entries as missing and needs ``missing: 0``.
+
+With ``early_stopping_rounds`` a seeded ``validation_fraction`` of the training rows is held out (per class
+for classification), ``n_estimators`` is the ceiling and scoring uses the best round. On the driver and in
+:meth:`XGBoostType.fit_local` the hold-out is exact (:func:`holdout_split`); distributed, it is a seeded
+random indicator column (``validation_indicator_col``), so each class gets that fraction in expectation.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.ml import Estimator, Transformer
@@ -42,11 +48,13 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 
 from sparkwright.config.checks import did_you_mean
 from sparkwright.errors import ConfigError, DataError
+from sparkwright.features import INTERNAL_PREFIX
 from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
 from sparkwright.models.driver_data import collect_to_driver, few_partitions, task_slots
 from sparkwright.models.registry import register_model_type
 
 if TYPE_CHECKING:
+    import numpy as np
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,9 @@ DEFAULT_SEED = 42
 # driver JVM passes the Arrow batches through on their way.
 DRIVER_MAX_CELLS = 100_000_000
 TRAINING_PATHS = ("auto", "driver", "distributed")
+# Share of the training rows held out for early stopping, unless params say otherwise.
+VALIDATION_FRACTION = 0.1
+_VALIDATION_COL = f"{INTERNAL_PREFIX}xgb_validation"
 
 # Shown in `resolve_params` and passed to xgboost unless the project file says otherwise.
 _DEFAULTS: dict[str, Any] = {
@@ -66,8 +77,8 @@ _DEFAULTS: dict[str, Any] = {
     "tree_method": "hist",
     "random_state": DEFAULT_SEED,
 }
-# Our own params: where to train. Everything else is xgboost's.
-_OWN = {"training", "driver_max_cells", "num_workers"}
+# Our own params: where to train, and the early-stopping hold-out. Everything else is xgboost's.
+_OWN = {"training", "driver_max_cells", "num_workers", "validation_fraction"}
 # xgboost.spark params that change how data reaches the workers.
 _SPARK_PARAMS = {"enable_sparse_data_optim", "repartition_random_shuffle"}
 # The column params sparkwright wires, in xgboost.spark's snake_case spelling, and other inputs it owns.
@@ -90,9 +101,8 @@ _UNSUPPORTED = {
     "nthread": "sparkwright sets the threads: all driver cores on the driver path, spark.task.cpus per worker",
     "enable_categorical": "categoricals reach xgboost one-hot encoded",
     "feature_types": "categoricals reach xgboost one-hot encoded",
-    "early_stopping_rounds": "early stopping needs a validation set, which sparkwright does not pass to xgboost",
     "callbacks": "callbacks cannot be written in a project file",
-    "eval_set": "sparkwright does not pass a validation set to xgboost",
+    "eval_set": "sparkwright holds out the validation set itself (early_stopping_rounds, validation_fraction)",
 }
 # xgboost's native (learner) names, which the sklearn-style API spells differently.
 _NATIVE_NAMES = {
@@ -142,6 +152,8 @@ _CHECKS: dict[str, tuple[type, Any, str]] = {
     "missing": (float, None, "a number (.nan for NaN)"),
     "driver_max_cells": (int, lambda v: v >= 1, "an integer >= 1"),
     "num_workers": (int, lambda v: v >= 1, "an integer >= 1"),
+    "early_stopping_rounds": (int, lambda v: v >= 1, "an integer >= 1"),
+    "validation_fraction": (float, lambda v: 0 < v < 1, "a number in (0, 1)"),
     "enable_sparse_data_optim": (bool, None, "true or false"),
     "repartition_random_shuffle": (bool, None, "true or false"),
 }
@@ -173,11 +185,12 @@ def _xgb_param_names() -> list[str]:
     return sorted(set(XGBRegressor().get_params()) - set(_UNSUPPORTED) | _SPARK_PARAMS)
 
 
-def _convert(name: str, value: Any, where: str) -> Any:
-    """``value`` as the type ``name`` takes, or a ConfigError saying what it must be."""
-    check = _CHECKS.get(name)
-    if check is None:
-        return value
+def check_value(value: Any, check: tuple[type, Any, str], where: str) -> Any:
+    """``value`` converted to ``check``'s kind (int, float or bool) and tested, or a ConfigError at ``where``.
+
+    Args:
+        check: ``(kind, test or None, what it must be)``, e.g. ``(int, lambda v: v >= 1, "an integer >= 1")``.
+    """
     kind, test, what = check
     if kind is bool:
         if not isinstance(value, bool):
@@ -196,13 +209,94 @@ def _convert(name: str, value: Any, where: str) -> Any:
     return value
 
 
+def check_early_stopping(params: Mapping[str, Any], path: str) -> None:
+    """``validation_fraction`` only with ``early_stopping_rounds`` (shared by the boosted types)."""
+    if "validation_fraction" in params and params.get("early_stopping_rounds") is None:
+        raise ConfigError(
+            "validation_fraction is the hold-out of early stopping; add early_stopping_rounds or remove it.",
+            f"{path}.validation_fraction",
+        )
+
+
+def holdout_split(y: np.ndarray, fraction: float, seed: int, *, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(fit, validation)`` of a seeded hold-out for early stopping.
+
+    With ``stratify`` each class gives ``round(fraction * its rows)`` rows, but always keeps one for the fit,
+    so every class the fit sees is also in training (a class of one row stays out of the validation set).
+
+    Raises:
+        DataError: Too few rows to hold any out.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
+    held = []
+    for rows in groups:
+        take = min(round(len(rows) * fraction), len(rows) - 1)
+        if take > 0:
+            held.append(rng.permutation(rows)[:take])
+    if not held:
+        raise DataError(
+            f"early stopping holds out validation_fraction {fraction} of the training rows, but {len(y)} rows "
+            "leave none; raise validation_fraction or remove early_stopping_rounds."
+        )
+    validation = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(y)), validation), validation
+
+
+def fit_with_holdout(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    early_stopping: bool,
+    validation_fraction: float,
+    seed: int,
+    stratify: bool,
+    **fit_params: Any,
+) -> Any:
+    """``model.fit`` (an xgboost sklearn-API model), on all rows or, with ``early_stopping``, minus a hold-out."""
+    if not early_stopping:
+        return model.fit(X, y, sample_weight=sample_weight, **fit_params)
+    fit, held = holdout_split(y, validation_fraction, seed, stratify=stratify)
+    weights = None if sample_weight is None else sample_weight[fit]
+    eval_weights = None if sample_weight is None else [sample_weight[held]]
+    return model.fit(
+        X[fit],
+        y[fit],
+        sample_weight=weights,
+        eval_set=[(X[held], y[held])],
+        sample_weight_eval_set=eval_weights,
+        **fit_params,
+    )
+
+
+def booster_summary(booster: Any) -> dict[str, float]:
+    """``rounds_trained``, ``trees`` scored with and, after early stopping, ``best_iteration`` (from 1)."""
+    rounds = booster.num_boosted_rounds()
+    if rounds == 0:
+        return {}
+    gradient_booster = json.loads(booster.save_config())["learner"]["gradient_booster"]
+    model_param = gradient_booster.get("gbtree_model_param") or gradient_booster["gbtree"]["gbtree_model_param"]
+    per_round = int(model_param["num_trees"]) // rounds
+    best = booster.attr("best_iteration")
+    used = int(best) + 1 if best is not None else rounds
+    summary = {"rounds_trained": float(rounds), "trees": float(used * per_round)}
+    if best is not None:
+        summary["best_iteration"] = float(used)
+    return summary
+
+
 @register_model_type
 class XGBoostType(ModelType):
     """``type: xgboost`` for regression and classification (binary and multiclass).
 
     Params are xgboost's scikit-learn-style names (``n_estimators``, ``max_depth``, ``learning_rate``,
-    ``subsample``, ...) plus ``training`` (``auto`` | ``driver`` | ``distributed``), ``driver_max_cells``
-    and ``num_workers``. Importances are each slot's total gain, scaled to sum to 1.
+    ``subsample``, ``early_stopping_rounds``, ...) plus ``training`` (``auto`` | ``driver`` | ``distributed``),
+    ``driver_max_cells``, ``num_workers`` and ``validation_fraction``. Importances are each slot's total gain,
+    scaled to sum to 1.
     """
 
     name = "xgboost"
@@ -213,6 +307,8 @@ class XGBoostType(ModelType):
 
     def resolve_params(self, params: Mapping[str, Any], task: str = "regression") -> dict[str, Any]:
         resolved = self._convert(params, "params", task)
+        if resolved.get("early_stopping_rounds") is not None:
+            resolved = {"validation_fraction": VALIDATION_FRACTION, **resolved}
         return {"training": "auto", "driver_max_cells": DRIVER_MAX_CELLS, **_DEFAULTS, **resolved}
 
     def build(self, params: Mapping[str, Any], target: Target) -> XGBoostEstimator:
@@ -239,7 +335,46 @@ class XGBoostType(ModelType):
         )
         if "num_workers" in resolved:
             estimator._set(numWorkers=resolved["num_workers"])
+        if "validation_fraction" in resolved:
+            estimator._set(validationFraction=resolved["validation_fraction"])
         return estimator
+
+    def fit_local(
+        self,
+        params: Mapping[str, Any],
+        task: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        categorical_slots: Sequence[int] = (),
+        threads: int | None = None,
+    ) -> Any:
+        """Native ``XGBRegressor`` / ``XGBClassifier`` on one-hot arrays; ``threads`` is its ``n_jobs``."""
+        import numpy as np
+        from xgboost import XGBClassifier, XGBRegressor
+
+        resolved = self.resolve_params(params, task)
+        kwargs = {k: v for k, v in resolved.items() if k not in _OWN | _SPARK_PARAMS}
+        if task == "classification":
+            y = y.astype("int64")
+            kwargs["objective"] = "binary:logistic" if np.unique(y).size <= 2 else "multi:softprob"
+        model = (XGBClassifier if task == "classification" else XGBRegressor)(**kwargs, n_jobs=threads)
+        return fit_with_holdout(
+            model,
+            X,
+            y,
+            sample_weight,
+            early_stopping=resolved.get("early_stopping_rounds") is not None,
+            validation_fraction=resolved.get("validation_fraction", VALIDATION_FRACTION),
+            seed=resolved["random_state"],
+            stratify=task == "classification",
+            verbose=False,
+        )
+
+    def training_summary(self, fitted_stage: Transformer) -> dict[str, float]:
+        model = find_xgboost_model(fitted_stage)
+        return {} if model is None else booster_summary(model.get_booster())
 
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         model = find_xgboost_model(fitted_stage)
@@ -282,7 +417,8 @@ class XGBoostType(ModelType):
                 raise ConfigError(
                     f"must be one of {', '.join(allowed)}, got {value!r}." + did_you_mean(str(value), allowed), where
                 )
-            out[name] = _convert(name, value, where)
+            out[name] = check_value(value, _CHECKS[name], where) if name in _CHECKS else value
+        check_early_stopping(out, path)
         if out.get("enable_sparse_data_optim") and out.get("missing") != 0:
             raise ConfigError(
                 "enable_sparse_data_optim treats the zeros a sparse vector leaves out as missing, so it needs "
@@ -348,6 +484,9 @@ class XGBoostEstimator(
     numWorkers = Param(
         Params._dummy(), "numWorkers", "distributed workers; default: the task slots", TypeConverters.toInt
     )
+    validationFraction = Param(
+        Params._dummy(), "validationFraction", "early stopping: share of rows held out", TypeConverters.toFloat
+    )
 
     def __init__(
         self,
@@ -365,7 +504,9 @@ class XGBoostEstimator(
         threshold: float | None = None,
     ):
         super().__init__()
-        self._setDefault(xgbParams={}, training="auto", driverMaxCells=DRIVER_MAX_CELLS)
+        self._setDefault(
+            xgbParams={}, training="auto", driverMaxCells=DRIVER_MAX_CELLS, validationFraction=VALIDATION_FRACTION
+        )
         self._set(
             task=task,
             xgbParams=dict(xgbParams or {}),
@@ -405,7 +546,7 @@ class XGBoostEstimator(
             model = self._fit_on_driver(estimator, dataset, "training: driver")
         else:
             rows = few_partitions(dataset).count()
-            width = _vector_width(dataset, features)
+            width = vector_width(dataset, features)
             if rows == 0:
                 raise DataError("the training data given to xgboost is empty; check the filters and the split.")
             limit = self.getOrDefault(self.driverMaxCells)
@@ -432,17 +573,28 @@ class XGBoostEstimator(
             return self.getWeightCol()
         return None
 
+    def _early_stopping_rounds(self) -> int | None:
+        return self.getOrDefault(self.xgbParams).get("early_stopping_rounds")
+
+    def _seed(self) -> int:
+        return int(self.getOrDefault(self.xgbParams).get("random_state", DEFAULT_SEED))
+
     def _spark_estimator(self) -> Any:
-        """The configured SparkXGBRegressor / SparkXGBClassifier (also the template of the driver path)."""
+        """The configured SparkXGBRegressor / SparkXGBClassifier (also the template of the driver path).
+
+        Without ``early_stopping_rounds``: xgboost.spark refuses to save a model that has it but no
+        validation column, which only the distributed path adds (the driver path holds out rows itself).
+        """
         from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
+        xgb_params = {k: v for k, v in self.getOrDefault(self.xgbParams).items() if k != "early_stopping_rounds"}
         kwargs: dict[str, Any] = {
             "features_col": self.getFeaturesCol(),
             "label_col": self.getLabelCol(),
             "prediction_col": self.getPredictionCol(),
             # Per-iteration training metrics on stderr otherwise.
             "verbose": False,
-            **self.getOrDefault(self.xgbParams),
+            **xgb_params,
         }
         if self._weight_col():
             kwargs["weight_col"] = self._weight_col()
@@ -475,8 +627,19 @@ class XGBoostEstimator(
             # picks it from the number of distinct labels at fit time; so does this path.
             params["objective"] = "binary:logistic" if np.unique(y).size <= 2 else "multi:softprob"
         fit_params = {k: v for k, v in estimator._gen_fit_params_dict().items() if v is not None}
+        params["early_stopping_rounds"] = self._early_stopping_rounds()
         model = estimator._xgb_cls()(**params, n_jobs=threads)
-        model.fit(X, y, sample_weight=weights, **fit_params)
+        fit_with_holdout(
+            model,
+            X,
+            y,
+            weights,
+            early_stopping=params["early_stopping_rounds"] is not None,
+            validation_fraction=self.getOrDefault(self.validationFraction),
+            seed=self._seed(),
+            stratify=self.getOrDefault(self.task) == "classification",
+            **fit_params,
+        )
         log.info(
             "xgboost: %d x %d collected in %.1fs, trained in %.1fs.",
             *X.shape,
@@ -497,6 +660,14 @@ class XGBoostEstimator(
         # xgboost.spark selects the columns it reads, casts the vector to a float32 array and only then
         # repartitions to num_workers: a smaller shuffle than repartitioning the vectors beforehand.
         estimator._set(num_workers=workers)
+        if self._early_stopping_rounds() is not None:
+            from pyspark.sql import functions as F
+
+            # Per row, so each class is held out at validation_fraction in expectation (no exact strata
+            # without a shuffle); the seed makes it the same split on the same data.
+            fraction = self.getOrDefault(self.validationFraction)
+            dataset = dataset.withColumn(_VALIDATION_COL, F.rand(self._seed()) < F.lit(fraction))
+            estimator._set(early_stopping_rounds=self._early_stopping_rounds(), validationIndicatorCol=_VALIDATION_COL)
         return estimator.fit(dataset)
 
 
@@ -523,7 +694,7 @@ class BinaryThreshold(
         return dataset.withColumn(self.getPredictionCol(), F.when(p1 >= F.lit(self.getThreshold()), 1.0).otherwise(0.0))
 
 
-def _vector_width(dataset: DataFrame, features_col: str) -> int:
+def vector_width(dataset: DataFrame, features_col: str) -> int:
     """Slots of the feature vector: from VectorAssembler's metadata, else from the first row."""
     metadata = dataset.schema[features_col].metadata.get("ml_attr", {})
     if "num_attrs" in metadata:

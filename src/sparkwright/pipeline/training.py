@@ -133,7 +133,8 @@ def train_one(
                 **(extra_params or {}),
             },
         )
-        tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds})
+        # The fit's own numbers (early stopping's best_iteration, trees kept), beside the test metrics.
+        tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds, **fitted.summary})
         example = test.select(*categorical, *numeric).limit(5)
         project_yaml = project_file_text(config)
 

@@ -141,6 +141,33 @@ def precision_recall_curve(actual: Any, scores: Any, classes: Sequence[str], tit
     return fig
 
 
+def search_history(trials: Sequence[Mapping[str, Any]], metric: str, higher_is_better: bool = False) -> Figure:
+    """Each trial's cross-validated score by elapsed search time, coloured by family, with each family's best so far.
+
+    Args:
+        trials: The budgeted search's trial rows (``family``, ``score``, ``seconds``, ``status``), in order.
+    """
+    fig = _figure(8.0, 4.8)
+    ax = fig.add_subplot()
+    families = list(dict.fromkeys(t["family"] for t in trials))
+    colours = {family: f"C{i}" for i, family in enumerate(families)}
+    for family in families:
+        rows = [(i, t["score"]) for i, t in enumerate(trials) if t["family"] == family and t["status"] == "ok"]
+        if not rows:
+            continue
+        x, y = np.array([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=float)
+        best = np.maximum.accumulate(y) if higher_is_better else np.minimum.accumulate(y)
+        ax.scatter(x, y, s=14, alpha=0.5, color=colours[family], edgecolors="none")
+        ax.step(x, best, where="post", color=colours[family], linewidth=1.6, label=f"{family} (best {best[-1]:.4g})")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"cross-validated {metric}")
+    ax.set_title(f"Budgeted search: {len(trials)} trials", fontsize=11)
+    ax.grid(alpha=0.3)
+    if families:
+        ax.legend(loc="best", fontsize=9)
+    return fig
+
+
 def _one_vs_rest(actual: Any, scores: Any, classes: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(class, is-that-class, its score) for the positive class of a binary task, or for every class.
 

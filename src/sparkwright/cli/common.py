@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -80,6 +80,25 @@ class RichReporter:
             def update(done: int, planned: int, best: float | None) -> None:
                 shown = "" if best is None else f"best {best:.4g}"
                 progress.update(task, completed=done, total=planned, best=shown)
+
+            yield update
+
+    @contextmanager
+    def budget(self, description: str, seconds: float) -> Iterator[Callable[[Any], None]]:
+        """A bar over the search's time budget: trials done, the best score and family so far, time left."""
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}")]
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(description, total=seconds, state="starting")
+
+            def update(state: Any) -> None:
+                best = "" if state.best_loss is None else f", best {abs(state.best_loss):.4g} ({state.best_family})"
+                progress.update(
+                    task,
+                    completed=seconds - state.seconds_left,
+                    state=f"{state.done} trials{best}, {state.seconds_left:.0f}s left",
+                )
 
             yield update
 

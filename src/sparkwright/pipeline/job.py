@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sparkwright.config import ModelSpec, ProjectConfig, load_project, parse_project, project_file_text
 from sparkwright.errors import ConfigError, DataError, ModelError
 from sparkwright.pipeline.artifacts import ArtifactWriter
+from sparkwright.pipeline.ensemble import blend_search_winners
 from sparkwright.pipeline.promotion import register_best
 from sparkwright.pipeline.results import BASELINE, ModelResult, RunResult, TableRef, lineage_params
+from sparkwright.pipeline.search import SearchOutcome, check_search, run_search
 from sparkwright.pipeline.training import train_one
 from sparkwright.pipeline.tuning import TuningResult, check_tune_spaces, tune_model
 from sparkwright.tracking import Tracker
@@ -40,6 +42,9 @@ class Reporter(Protocol):
     def trials(self, description: str) -> Any:
         """A context manager yielding ``update(done, planned, best)`` for a search's progress bar."""
 
+    def budget(self, description: str, seconds: float) -> Any:
+        """A context manager yielding ``update(progress)`` for a budgeted search (trials, best, time left)."""
+
     def info(self, message: str) -> None: ...
 
 
@@ -51,6 +56,17 @@ class _SilentReporter:
     @contextmanager
     def trials(self, description: str) -> Iterator[Any]:
         yield lambda done, planned, best: log.info("%s: %d/%d trials, best %s", description, done, planned, best)
+
+    @contextmanager
+    def budget(self, description: str, seconds: float) -> Iterator[Any]:
+        yield lambda progress: log.info(
+            "%s: %d trials, best %s (%s), %.0fs left",
+            description,
+            progress.done,
+            progress.best_loss,
+            progress.best_family,
+            progress.seconds_left,
+        )
 
     def info(self, message: str) -> None:
         log.info(message)
@@ -127,12 +143,20 @@ def run(
             train, test, counts = _split(spark, config, silver_ref)
             tracker.log_params(parent_id, counts)
 
+        searched: SearchOutcome | None = None
+        if config.search_settings is not None:
+            budget = config.search_settings.budget_seconds
+            with reporter.budget(f"Searching {budget:.0f}s across model families", budget) as update:
+                searched = run_search(tracker, experiment_id, parent_id, config, train, update)
+            timings["search"] = searched.seconds
+            reporter.info(_search_line(searched, config.selection_metric))
+
         results: list[ModelResult] = []
         tuning: list[TuningResult] = []
-        specs = [ModelSpec(type=BASELINE), *config.models]
+        specs = [ModelSpec(type=BASELINE), *config.models, *(searched.specs if searched else [])]
         with ArtifactWriter(tracker) as artifacts:
             for spec in specs:
-                extra: dict[str, Any] = {}
+                extra: dict[str, Any] = _search_params(searched, spec, config.selection_metric)
                 if config.tune is not None and spec.display_name in config.tune.space:
                     # A progress bar rather than a stage spinner: one live display at a time.
                     with reporter.trials(f"Tuning {spec.display_name}") as update:
@@ -157,6 +181,26 @@ def run(
                             extra_params=extra,
                         )
                     )
+            if searched is not None and config.search_settings.ensemble:
+                with stage("ensemble", "Blending the families' best models"):
+                    blended = blend_search_winners(config, searched, results)
+                    if blended is not None:
+                        fitted, seconds = blended
+                        results.append(
+                            train_one(
+                                tracker,
+                                artifacts,
+                                experiment_id,
+                                parent_id,
+                                config,
+                                fitted.spec,
+                                train,
+                                test,
+                                silver_ref,
+                                extra_params={"ensemble_members": _members_text(fitted.params["members"])},
+                                prefitted=(fitted, seconds),
+                            )
+                        )
             with stage("artifacts", "Writing models and plots"):
                 artifacts.wait()
         train.unpersist()
@@ -178,6 +222,7 @@ def run(
             models=results,
             report_path=report_path,
             tuning=tuning,
+            search=searched,
         )
         tracker.log_dict(parent_id, {"leaderboard": result.leaderboard()}, "leaderboard.json")
         if tuning:
@@ -204,6 +249,29 @@ def validate_models(config: ProjectConfig) -> None:
             raise ConfigError(str(exc), path=f"{path}.type") from None
         model_type.validate_params(spec.params, f"{path}.params", config.task)
     check_tune_spaces(config)
+    check_search(config)
+
+
+def _search_params(searched: SearchOutcome | None, spec: ModelSpec, metric: str) -> dict[str, Any]:
+    """The search's record of a family's winner, logged on the refit model's run."""
+    best = next((b for b in searched.families if b.spec is spec), None) if searched else None
+    if best is None:
+        return {}
+    return {"search_run": searched.run_id, f"search_cv_{metric}": best.score, "search_trials": best.trials}
+
+
+def _members_text(members: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{m['name']} {m['weight']:.2f}" for m in members)
+
+
+def _search_line(searched: SearchOutcome, metric: str) -> str:
+    bests = ", ".join(f"{b.family} {b.score:.4f} ({b.trials} trials)" for b in searched.families)
+    folds = f"{searched.folds}-fold CV" if searched.folds > 1 else "hold-out"
+    where = "driver workers + Spark" if searched.on_driver else "Spark"
+    return (
+        f"✓ Searched {len(searched.trials)} trials in {searched.seconds:.0f}s ({folds}, {where}, stopped by "
+        f"{searched.stopped_by}); best cross-validated {metric}: {bests}"
+    )
 
 
 def _tuning_line(tuned: TuningResult, metric: str) -> str:

@@ -98,28 +98,42 @@ class LocalEvaluator:
         )
 
     def __call__(self, params: dict[str, Any], fold: int) -> tuple[float, list[float]]:
+        chosen = range(len(self.folds)) if fold < 0 else [fold]
+        scores = [self.fold_score(index, self.model_type, {**self.base_params, **params})[0] for index in chosen]
+        return self.sign * float(np.mean(scores)), scores
+
+    def fold_score(
+        self, index: int, model_type: str, params: dict[str, Any], threads: int | None = None
+    ) -> tuple[float, np.ndarray]:
+        """Fit ``model_type`` with ``params`` on fold ``index``'s training part; score its held-out part.
+
+        Returns:
+            The metric, and the held-out predictions: label units (regression) or class probabilities.
+        """
         from sparkwright.evaluate import array_metric
         from sparkwright.models import get_model_type
         from sparkwright.models.sklearn_model import predict_local
 
-        model_type = get_model_type(self.model_type, self.task)
-        chosen = range(len(self.folds)) if fold < 0 else [fold]
-        scores = []
-        for index in chosen:
-            data = self.folds[index]
-            estimator = model_type.fit_local(
-                {**self.base_params, **params},
-                self.task,
-                data.X_fit,
-                data.y_fit,
-                data.w_fit,
-                categorical_slots=self.categorical_slots,
-            )
-            threshold = 0.5 if self.num_classes == 2 else None
-            prediction, probability = predict_local(
-                estimator, data.X_eval, num_classes=self.num_classes, threshold=threshold
-            )
-            if self.log_label:
-                prediction = np.exp(prediction)
-            scores.append(array_metric(self.task, self.metric, data.y_eval, prediction, probability))
-        return self.sign * float(np.mean(scores)), scores
+        data = self.folds[index]
+        estimator = get_model_type(model_type, self.task).fit_local(
+            params,
+            self.task,
+            data.X_fit,
+            data.y_fit,
+            data.w_fit,
+            categorical_slots=self.categorical_slots,
+            threads=threads,
+        )
+        threshold = 0.5 if self.num_classes == 2 else None
+        prediction, probability = predict_local(
+            estimator, data.X_eval, num_classes=self.num_classes, threshold=threshold
+        )
+        if self.log_label:
+            prediction = np.exp(prediction)
+        score = array_metric(self.task, self.metric, data.y_eval, prediction, probability)
+        return score, (probability if probability is not None else prediction)
+
+    @property
+    def held_out_labels(self) -> np.ndarray:
+        """Every fold's held-out labels in fold order (the order of concatenated held-out predictions)."""
+        return np.concatenate([fold.y_eval for fold in self.folds])

@@ -12,6 +12,7 @@ from sparkwright.tracking import model_uri
 if TYPE_CHECKING:
     from sparkwright.data import IngestResult
     from sparkwright.models import FittedModel
+    from sparkwright.pipeline.search import SearchOutcome
     from sparkwright.pipeline.tuning import TuningResult
 
 BASELINE = "baseline"
@@ -63,6 +64,7 @@ class RunResult:
     report_path: Path | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tuning: list[TuningResult] = field(default_factory=list)
+    search: SearchOutcome | None = None
 
     @property
     def baseline(self) -> ModelResult:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkwright.config import ModelSpec, ProjectConfig
 from sparkwright.errors import ConfigError, ModelError
+from sparkwright.pipeline.folds import TrainingFolds
 from sparkwright.pipeline.training import fit_for_project
 from sparkwright.tracking import Tracker
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from sparkwright.config.space import Distribution
-
-_FOLD = "__sw_fold"
 
 
 @dataclass
@@ -99,7 +98,7 @@ def tune_model(
     sign = -1.0 if config.task_spec.higher_is_better(metric) else 1.0
     space = parse_space(tune.space[spec.display_name], f"tune.space.{spec.display_name}", tune.method)
     model_type = get_model_type(spec.type, config.task)
-    folds = _Folds(config, train)
+    folds = TrainingFolds.for_project(config, train, tune.folds, tune.seed, tune.validation_fraction)
     evaluate = (
         _local_evaluator(config, spec, folds, metric, sign)
         if model_type.single_node
@@ -196,48 +195,8 @@ class _WorkerObjective:
         return self.evaluate(params, -1)[0]
 
 
-class _Folds:
-    """The training split as k folds (stratified for classification) or one train / validation split."""
-
-    def __init__(self, config: ProjectConfig, train: DataFrame):
-        from sparkwright.data import assign_folds, split_train_test
-
-        tune = config.tune
-        assert tune is not None
-        label = config.data.label
-        stratify = label if config.task == "classification" else None
-        keys = [k for k in config.data.keys if k in train.columns] or None
-        self.count = tune.folds if tune.folds >= 2 else 1
-        if self.count > 1:
-            self._with_folds = assign_folds(
-                train, tune.folds, seed=tune.seed, fold_col=_FOLD, key_columns=keys, stratify_by=stratify
-            ).cache()
-            self._split = None
-        else:
-            self._with_folds = None
-            fit, validation = split_train_test(
-                train, test_fraction=tune.validation_fraction, seed=tune.seed, key_columns=keys, stratify_by=stratify
-            )
-            self._split = (fit.cache(), validation.cache())
-
-    def pair(self, fold: int) -> tuple[DataFrame, DataFrame]:
-        """(fit on, evaluate on) for ``fold``."""
-        from pyspark.sql import functions as F
-
-        if self._split is not None:
-            return self._split
-        assert self._with_folds is not None
-        rows = self._with_folds
-        return rows.where(F.col(_FOLD) != fold).drop(_FOLD), rows.where(F.col(_FOLD) == fold).drop(_FOLD)
-
-    def release(self) -> None:
-        for df in [self._with_folds, *(self._split or ())]:
-            if df is not None:
-                df.unpersist()
-
-
 def _spark_evaluator(
-    config: ProjectConfig, spec: ModelSpec, folds: _Folds, metric: str, sign: float
+    config: ProjectConfig, spec: ModelSpec, folds: TrainingFolds, metric: str, sign: float
 ) -> Callable[[dict[str, Any], int], tuple[float, list[float]]]:
     """``evaluate(params, fold)``: fit in Spark on the other folds, score the fold; fold -1 means all folds."""
     from sparkwright.models import evaluate_model, predict
@@ -257,7 +216,7 @@ def _spark_evaluator(
 
 
 def _local_evaluator(
-    config: ProjectConfig, spec: ModelSpec, folds: _Folds, metric: str, sign: float
+    config: ProjectConfig, spec: ModelSpec, folds: TrainingFolds, metric: str, sign: float
 ) -> Callable[[dict[str, Any], int], tuple[float, list[float]]]:
     """A picklable ``evaluate(params, fold)`` over NumPy copies of the featurized folds (no Spark inside)."""
     from sparkwright.pipeline.local_tuning import LocalEvaluator

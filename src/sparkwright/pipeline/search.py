@@ -1,0 +1,440 @@
+"""The search stage: one time-budgeted search across model families on the training split.
+
+The families (``pipeline/families.py``) are searched together by ``sparkwright.tune._budget``: every
+family's cheap start point first, then more trials for the families that win. When rows x feature slots
+fit the driver, the folds are featurized once in Spark and collected, and the boosted and forest families
+train on NumPy arrays in parallel worker processes; the linear family (and every family when the data
+does not fit the driver) trains in Spark on the driver's thread. k-fold cross-validation on small data,
+one hold-out split on large data.
+
+The result names each family's best params (the caller refits them on the whole training split) and
+keeps their held-out predictions, on which the run's ensemble is fitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sparkwright.config import ModelSpec, ProjectConfig, SearchConfig
+from sparkwright.config.space import parse_space
+from sparkwright.errors import ConfigError, ModelError
+from sparkwright.pipeline.families import FAMILIES, FamilyForm, default_families
+from sparkwright.pipeline.folds import TrainingFolds
+from sparkwright.tracking import Tracker
+from sparkwright.tune._budget import DEADLINE_KEY, FAMILY_KEY, PRUNE_KEY, Arm, BudgetTrial, Progress
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from sparkwright.pipeline.local_tuning import LocalEvaluator
+
+log = logging.getLogger(__name__)
+
+# rows x one-hot feature slots the driver takes (the xgboost driver path's default limit).
+DRIVER_MAX_CELLS = 100_000_000
+# Folds by training rows when `folds: auto`: small data gets more folds (less noisy scores, better blends).
+_AUTO_FOLDS = ((20_000, 5), (200_000, 3))
+# Held-out predictions kept for the ensemble only up to this many rows.
+_MAX_BLEND_ROWS = 2_000_000
+
+
+@dataclass
+class FamilyBest:
+    """A family's best trial: the spec to refit, its cross-validated score, what the family cost."""
+
+    family: str
+    spec: ModelSpec
+    score: float
+    trials: int
+    seconds: float
+    predictions: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class SearchOutcome:
+    """What the search found, best family first, and how it ran."""
+
+    families: list[FamilyBest]
+    trials: list[dict[str, Any]]
+    stopped_by: str
+    seconds: float
+    folds: int
+    on_driver: bool
+    run_id: str
+    held_out_labels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def specs(self) -> list[ModelSpec]:
+        return [best.spec for best in self.families]
+
+
+def check_search(config: ProjectConfig) -> None:
+    """Check the search section against the task without Spark (``sparkwright validate``)."""
+    from sparkwright.models import get_model_type
+
+    settings = config.search_settings
+    if settings is None:
+        return
+    names = [spec.display_name for spec in config.models]
+    for index, family in enumerate(settings.families or []):
+        if family in names:
+            raise ConfigError(
+                f"family {family!r} would clash with the model of the same name in models; rename that model.",
+                f"search.families[{index}]",
+            )
+        for form in (FAMILIES[family].driver, FAMILIES[family].cluster):
+            if form is not None:
+                get_model_type(form.types[config.task], config.task)
+
+
+def run_search(
+    tracker: Tracker,
+    experiment_id: str,
+    parent_id: str,
+    config: ProjectConfig,
+    train: DataFrame,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SearchOutcome:
+    """Search the families within the budget; log the trials to a ``search`` run under ``parent_id``.
+
+    Raises:
+        ModelError: No trial of any family succeeded (the first error is quoted).
+    """
+    settings = config.search_settings
+    assert settings is not None
+    metric = config.selection_metric
+    sign = -1.0 if config.task_spec.higher_is_better(metric) else 1.0
+    rows, slots = _size(config, train)
+    on_driver = rows * slots <= DRIVER_MAX_CELLS and rows <= _max_driver_rows()
+    folds_count = _fold_count(settings, rows)
+    names = settings.families or default_families(on_driver)
+    forms = {name: form for name in names if (form := FAMILIES[name].form(on_driver)) is not None}
+    skipped = sorted(set(names) - set(forms))
+    if skipped:
+        log.warning("search: %s cannot train on data this large (%s rows); searching the others.", skipped, rows)
+    if not forms:
+        raise ConfigError(
+            f"none of the families {names} can train on {rows:,} rows x {slots:,} features; add xgboost, "
+            "random_forest, linear or gbt to search.families.",
+            "search.families",
+        )
+    tags = {"sparkwright.search": "budget"}
+    with tracker.run(experiment_id, "search", parent_run_id=parent_id, tags=tags) as run_id:
+        tracker.log_params(
+            run_id,
+            {
+                "search_budget_seconds": settings.budget_seconds,
+                "search_families": ",".join(forms),
+                "search_folds": folds_count,
+                "search_on_driver": on_driver,
+                "search_metric": metric,
+                "search_seed": settings.seed,
+                "search_max_trials": settings.max_trials,
+            },
+        )
+        folds = TrainingFolds.for_project(config, train, folds_count, settings.seed, settings.validation_fraction)
+        try:
+            result, evaluators = _search(config, settings, forms, folds, metric, sign, on_progress)
+        finally:
+            folds.release()
+        outcome = _outcome(config, forms, result, evaluators, sign, folds_count, on_driver, run_id)
+        _log(tracker, run_id, outcome, metric, sign)
+    return outcome
+
+
+def _search(
+    config: ProjectConfig,
+    settings: SearchConfig,
+    forms: dict[str, FamilyForm],
+    folds: TrainingFolds,
+    metric: str,
+    sign: float,
+    on_progress: Callable[[Progress], None] | None,
+) -> tuple[Any, dict[bool, LocalEvaluator]]:
+    from sparkwright.models import get_model_type
+    from sparkwright.pipeline.local_tuning import LocalEvaluator
+    from sparkwright.tune._budget import budgeted_search
+
+    pairs = folds.pairs()
+    evaluators: dict[bool, LocalEvaluator] = {}
+    local_forms = {name: form for name, form in forms.items() if form.local}
+    for form in local_forms.values():
+        one_hot = get_model_type(form.types[config.task], config.task).one_hot
+        if one_hot not in evaluators:
+            # Any type with this encoding prepares the folds; each trial then fits its own type on them.
+            representative = ModelSpec(type="sklearn" if one_hot else "decision_tree")
+            evaluators[one_hot] = LocalEvaluator.from_folds(config, representative, pairs, metric, sign)
+    local = _LocalObjective(
+        evaluators,
+        {name: _local_plan(config, form) for name, form in local_forms.items()},
+        sign,
+    )
+    driver = _DriverObjective(config, {name: f for name, f in forms.items() if not f.local}, pairs, sign, metric)
+    arms = [
+        Arm(name, parse_space(dict(form.space), f"search.{name}", "optuna"), dict(form.start), form.local)
+        for name, form in forms.items()
+    ]
+    parallelism = settings.parallelism or _driver_cores()
+
+    def progress(trial: BudgetTrial, state: Progress) -> None:
+        if on_progress is not None:
+            on_progress(state)
+
+    try:
+        result = budgeted_search(
+            arms,
+            local_objective=local if local_forms else None,
+            driver_objective=driver,
+            budget_seconds=settings.budget_seconds,
+            max_trials=settings.max_trials,
+            parallelism=parallelism,
+            seed=settings.seed,
+            on_trial=progress,
+        )
+    finally:
+        driver.release()
+    return result, evaluators
+
+
+def _local_plan(config: ProjectConfig, form: FamilyForm) -> tuple[str, dict[str, Any], bool]:
+    from sparkwright.models import get_model_type
+
+    model_type = form.types[config.task]
+    return model_type, dict(form.fixed[config.task]), get_model_type(model_type, config.task).one_hot
+
+
+class _LocalObjective:
+    """A trial of a driver family in a worker process: fit fold after fold on NumPy, stop early when pruned.
+
+    Picklable: the folds are NumPy arrays, the plans plain data.
+    """
+
+    def __init__(
+        self, evaluators: dict[bool, LocalEvaluator], plans: dict[str, tuple[str, dict[str, Any], bool]], sign: float
+    ):
+        self.evaluators, self.plans, self.sign = evaluators, plans, sign
+
+    def __call__(self, payload: dict[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in payload.items() if not k.startswith("__")}
+        model_type, fixed, one_hot = self.plans[payload[FAMILY_KEY]]
+        evaluator = self.evaluators[one_hot]
+        return _run_folds(
+            len(evaluator.folds),
+            lambda index: evaluator.fold_score(index, model_type, {**fixed, **params}, threads=1),
+            self.sign,
+            payload,
+        )
+
+
+class _DriverObjective:
+    """A trial of a Spark family on the driver: fit in Spark on each fold, score on NumPy like local trials.
+
+    Each fold's feature stages are fitted once per model type and their output cached, so a trial fits
+    only the estimator.
+    """
+
+    def __init__(
+        self,
+        config: ProjectConfig,
+        forms: dict[str, FamilyForm],
+        pairs: list[tuple[DataFrame, DataFrame]],
+        sign: float,
+        metric: str,
+    ):
+        self.config, self.forms, self.pairs, self.sign, self.metric = config, forms, pairs, sign, metric
+        self._prepared: dict[tuple[int, str], tuple[Any, DataFrame]] = {}
+
+    def __call__(self, payload: dict[str, Any]) -> dict[str, Any]:
+        family = payload[FAMILY_KEY]
+        form = self.forms[family]
+        params = {**form.fixed[self.config.task], **{k: v for k, v in payload.items() if not k.startswith("__")}}
+        model_type = form.types[self.config.task]
+        return _run_folds(len(self.pairs), lambda index: self._fold(model_type, params, index), self.sign, payload)
+
+    def release(self) -> None:
+        for prepared, scored in self._prepared.values():
+            prepared.rows.unpersist()
+            scored.unpersist()
+        self._prepared.clear()
+
+    def _fold(self, type_name: str, params: dict[str, Any], index: int) -> tuple[float, np.ndarray]:
+        from pyspark.ml import PipelineModel
+        from pyspark.ml.functions import vector_to_array
+
+        from sparkwright.evaluate import array_metric
+        from sparkwright.models import PREDICTION_COL, PROBABILITY_COL, get_model_type
+
+        model_type = get_model_type(type_name, self.config.task)
+        prepared, score_rows = self._prepare(model_type, index)
+        estimator = model_type.build(model_type.resolve_params(params, self.config.task), prepared.target)
+        model = PipelineModel(stages=[estimator.fit(prepared.rows), *prepared.post_stages])
+        scored = model.transform(score_rows)
+        label = self.config.data.label
+        if self.config.task == "classification":
+            target = prepared.target
+            frame = scored.select(target.label_col, vector_to_array(PROBABILITY_COL).alias("p")).toPandas()
+            y = frame[target.label_col].to_numpy(int)
+            probability = np.vstack(frame["p"].to_numpy()) if len(frame) else np.empty((0, target.num_classes or 2))
+            prediction = (probability[:, 1] >= 0.5) if probability.shape[1] == 2 else probability.argmax(axis=1)
+            score = array_metric("classification", self.metric, y, prediction.astype(float), probability)
+            return score, probability
+        frame = scored.select(label, PREDICTION_COL).toPandas()
+        prediction = frame[PREDICTION_COL].to_numpy(float)
+        return array_metric("regression", self.metric, frame[label].to_numpy(float), prediction), prediction
+
+    def _prepare(self, model_type: Any, index: int) -> tuple[Any, DataFrame]:
+        """The fold's fitted feature stages for this type, with the fit and held-out rows transformed and cached."""
+        from sparkwright.models import prepare_training
+        from sparkwright.pipeline.training import fit_settings
+
+        key = (index, model_type.name)
+        if key not in self._prepared:
+            fit_on, score_on = self.pairs[index]
+            settings = fit_settings(self.config, fit_on)
+            settings["threshold"] = 0.5 if self.config.task == "classification" else None
+            prepared = prepare_training(fit_on, model_type, **settings)
+            prepared.rows.cache()
+            self._prepared[key] = (prepared, prepared.prefix.transform(score_on).cache())
+        return self._prepared[key]
+
+
+def _run_folds(
+    count: int, fold_score: Callable[[int], tuple[float, np.ndarray]], sign: float, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Score fold after fold; stop after the first when it is past the pruning threshold or the deadline."""
+    losses, predictions = [], []
+    for index in range(count):
+        if index and time.time() >= payload[DEADLINE_KEY]:
+            raise TimeoutError(f"the budget ran out after {index} of {count} folds")
+        score, held_out = fold_score(index)
+        losses.append(sign * score)
+        predictions.append(held_out)
+        threshold = payload[PRUNE_KEY]
+        if index == 0 and count > 1 and threshold is not None and losses[0] > threshold:
+            return {"loss": losses[0], "fold_losses": losses, "pruned": True}
+    return {
+        "loss": float(np.mean(losses)),
+        "fold_losses": losses,
+        "pruned": False,
+        "predictions": np.concatenate(predictions),
+    }
+
+
+def _outcome(
+    config: ProjectConfig,
+    forms: dict[str, FamilyForm],
+    result: Any,
+    evaluators: dict[bool, LocalEvaluator],
+    sign: float,
+    folds: int,
+    on_driver: bool,
+    run_id: str,
+) -> SearchOutcome:
+    best = result.best_by_family()
+    if not best:
+        first = next((t.error for t in result.trials if t.error), "unknown error")
+        raise ModelError(f"every trial of the budgeted search failed; the first error: {first}")
+    labels = next(iter(evaluators.values())).held_out_labels if evaluators else None
+    families = []
+    for name, trial in best.items():
+        form = forms[name]
+        spent = [t for t in result.trials if t.family == name]
+        predictions = trial.details.get("predictions")
+        if labels is None or predictions is None or len(predictions) != len(labels) or len(labels) > _MAX_BLEND_ROWS:
+            predictions = None
+        families.append(
+            FamilyBest(
+                family=name,
+                spec=ModelSpec(
+                    type=form.types[config.task], name=name, params={**form.fixed[config.task], **trial.params}
+                ),
+                score=sign * trial.loss,
+                trials=len(spent),
+                seconds=sum(t.seconds for t in spent),
+                predictions=predictions,
+            )
+        )
+    rows = [
+        {
+            "trial": t.number,
+            "round": t.round,
+            "family": t.family,
+            "params": t.params,
+            "score": None if t.loss is None else sign * t.loss,
+            "fold_scores": [sign * x for x in t.fold_losses],
+            "status": t.status,
+            "seconds": t.seconds,
+            "error": t.error,
+        }
+        for t in result.trials
+    ]
+    return SearchOutcome(families, rows, result.stopped_by, result.seconds, folds, on_driver, run_id, labels)
+
+
+def _log(tracker: Tracker, run_id: str, outcome: SearchOutcome, metric: str, sign: float) -> None:
+    from sparkwright import plots
+
+    counts = {status: sum(1 for t in outcome.trials if t["status"] == status) for status in ("ok", "pruned", "failed")}
+    tracker.log_metrics(
+        run_id,
+        {
+            "trials": len(outcome.trials),
+            **{f"trials_{k}": v for k, v in counts.items()},
+            "search_seconds": outcome.seconds,
+            f"best_cv_{metric}": outcome.families[0].score,
+            **{f"{best.family}_cv_{metric}": best.score for best in outcome.families},
+        },
+    )
+    tracker.set_tags(run_id, {"sparkwright.stopped_by": outcome.stopped_by})
+    tracker.log_dict(run_id, {"trials": outcome.trials}, "search_trials.json")
+    figure = plots.search_history(outcome.trials, metric, higher_is_better=sign < 0)
+    tracker.log_figure(run_id, figure, "plots/search_history.png")
+
+
+def _size(config: ProjectConfig, train: DataFrame) -> tuple[int, int]:
+    """Training rows and the one-hot feature width (numeric columns + categorical levels), in one pass."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.data import feature_columns
+
+    categorical, numeric = feature_columns(train, config)
+    exprs = [F.count(F.lit(1)).alias("__rows")] + [
+        F.approx_count_distinct(F.col(f"`{c}`")).alias(f"__levels_{i}") for i, c in enumerate(categorical)
+    ]
+    counts = train.agg(*exprs).first().asDict()
+    rows = int(counts.pop("__rows"))
+    return rows, len(numeric) + sum(int(v) for v in counts.values())
+
+
+def _fold_count(settings: SearchConfig, rows: int) -> int:
+    if settings.folds != "auto":
+        return int(settings.folds)
+    return next((folds for limit, folds in _AUTO_FOLDS if rows < limit), 1)
+
+
+def _max_driver_rows() -> int:
+    from sparkwright.settings import get_settings
+
+    return get_settings().sklearn_max_rows
+
+
+def _driver_cores() -> int:
+    from pyspark.sql import SparkSession
+
+    from sparkwright.models.xgboost_model import driver_cores
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        return 1
+    try:
+        return driver_cores(spark)
+    except Exception:  # Spark Connect has no SparkContext: count this machine's cores
+        import os
+
+        return max(1, len(os.sched_getaffinity(0)))

@@ -1,0 +1,129 @@
+"""The budgeted search across model families: through the CLI with a tiny budget, reproducible with a seed,
+and on Spark's own models when the data is too large for the driver."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from sparkwright.cli import app
+from sparkwright.config import parse_project
+
+pytestmark = pytest.mark.slow
+BUDGET_SECONDS = 15
+
+
+def _search_project(project_file, **search) -> dict:
+    raw = yaml.safe_load(project_file.read_text())
+    raw.pop("models", None)
+    raw["explore"] = {"enabled": False}
+    if search:
+        raw["search"] = search
+    return raw
+
+
+def test_run_with_a_tiny_budget_stops_on_time_and_registers_its_best(spark, hotel_project, workspace):
+    hotel_project.write_text(yaml.safe_dump(_search_project(hotel_project)))
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["run", str(hotel_project), "--budget", f"{BUDGET_SECONDS}s"])
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "Searched" in out and "stopped by budget" in out
+    assert "promoted to champion" in out
+
+    client = MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+    experiment = client.get_experiment_by_name("hotel-rates")
+    runs = client.search_runs([experiment.experiment_id])
+    search_run = next(r for r in runs if r.info.run_name == "search")
+    # The search itself keeps to its budget (plus the folds in flight when it ran out).
+    assert search_run.data.metrics["search_seconds"] <= BUDGET_SECONDS + 10
+    assert search_run.data.params["search_budget_seconds"] == str(float(BUDGET_SECONDS))
+    trials = _artifact(client, search_run.info.run_id, "search_trials.json")["trials"]
+    families = {t["family"] for t in trials}
+    assert {"lightgbm", "linear"} <= families
+    assert any(t["status"] == "ok" for t in trials)
+
+    # Each family's best was refit and evaluated on the test set like a listed model, with its fit time.
+    leaderboard = _artifact(client, _parent(runs), "leaderboard.json")["leaderboard"]
+    names = [row["model"] for row in leaderboard]
+    assert "baseline" in names and "lightgbm" in names
+    assert all(row["fit_seconds"] > 0 for row in leaderboard if row["model"] != "baseline")
+    best = leaderboard[0]
+    baseline = next(row for row in leaderboard if row["model"] == "baseline")
+    assert best["rmse"] < 0.6 * baseline["rmse"]
+    version = client.get_model_version_by_alias("hotel-rates", "champion")
+    assert client.get_run(version.run_id).info.run_name == best["model"]
+    assert elapsed < 600
+
+
+def _artifact(client, run_id: str, path: str) -> dict:
+    return json.loads(Path(client.download_artifacts(run_id, path)).read_text())
+
+
+def _parent(runs) -> str:
+    return next(r.info.run_id for r in runs if "mlflow.parentRunId" not in r.data.tags)
+
+
+@pytest.fixture(scope="module")
+def silver(trained, spark):
+    from sparkwright.data import read_table
+
+    ws, result = trained
+    ref = result.tables["silver"]
+    return ws, read_table(spark, ref.path, ref.version).cache()
+
+
+def _search(silver, raw_search: dict, tmp_path):
+    from sparkwright.pipeline.search import run_search
+    from sparkwright.tracking import Tracker
+
+    ws, rows = silver
+    config = parse_project(
+        {
+            "name": "search-test",
+            "task": "regression",
+            "data": {"source": {"path": "unused.csv"}, "label": "avg_price_per_room"},
+            "cleanse": {"log_label": True},
+            "search": raw_search,
+        }
+    )
+    tracker = Tracker(ws.tracking_uri, ws.artifacts)
+    experiment = tracker.experiment_id("search-test")
+    with tracker.run(experiment, "parent") as parent:
+        return run_search(tracker, experiment, parent, config, rows)
+
+
+def test_the_same_seed_gives_the_same_search(silver, tmp_path):
+    search = {"families": ["lightgbm", "linear"], "max_trials": 6, "folds": 3, "budget": "5m", "seed": 3}
+    one, two = _search(silver, search, tmp_path), _search(silver, search, tmp_path)
+    assert one.stopped_by == two.stopped_by == "max_trials"
+
+    def key(outcome):
+        return [(t["family"], t["params"], t["status"], t["score"]) for t in outcome.trials]
+
+    assert key(one) == key(two)
+    assert [(b.family, b.score, b.spec.params) for b in one.families] == [
+        (b.family, b.score, b.spec.params) for b in two.families
+    ]
+    lightgbm = next(b for b in one.families if b.family == "lightgbm")
+    assert lightgbm.predictions is not None and len(lightgbm.predictions) == len(one.held_out_labels)
+    assert one.folds == 3 and one.on_driver
+
+
+def test_data_too_large_for_the_driver_searches_spark_models(silver, tmp_path, monkeypatch):
+    from sparkwright.settings import get_settings
+
+    monkeypatch.setenv("SPARKWRIGHT_SKLEARN_MAX_ROWS", "100")
+    get_settings.cache_clear()
+    outcome = _search(silver, {"families": ["random_forest", "linear"], "max_trials": 3, "folds": 1}, tmp_path)
+    assert not outcome.on_driver
+    assert {b.spec.type for b in outcome.families} <= {"random_forest", "linear_regression"}
+    assert {t["family"] for t in outcome.trials} == {"random_forest", "linear"}
+    assert all(t["status"] == "ok" for t in outcome.trials)

@@ -2,6 +2,7 @@
 
 from sparkwright.models import baseline, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
 from sparkwright.models.base import ModelType, SparkModelType, Target
+from sparkwright.models.ensemble import EnsembleModel, blend, ensemble_weights
 from sparkwright.models.registry import get_model_type, model_types, register_model_type
 from sparkwright.models.threshold import best_f1_threshold
 from sparkwright.models.training import (
@@ -18,12 +19,15 @@ from sparkwright.models.training import (
 __all__ = [
     "PREDICTION_COL",
     "PROBABILITY_COL",
+    "EnsembleModel",
     "FittedModel",
     "ModelType",
     "PreparedTraining",
     "SparkModelType",
     "Target",
     "best_f1_threshold",
+    "blend",
+    "ensemble_weights",
     "evaluate_model",
     "fit_model",
     "get_model_type",

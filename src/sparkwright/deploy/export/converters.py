@@ -339,3 +339,7 @@ def _type_name(data_type: Any) -> str:
     from pyspark.ml.linalg import VectorUDT
 
     return rt.VECTOR if isinstance(data_type, VectorUDT) else data_type.simpleString()
+
+
+# Registers the EnsembleModel converter; last, because that module builds on the names above.
+from sparkwright.deploy.export import ensemble as _ensemble  # noqa: E402, F401

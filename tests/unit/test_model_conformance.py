@@ -24,7 +24,7 @@ SCHEMA = (
     "price double, booked string, tier int"
 )
 # Small, fast settings where a type's defaults would take long on 2 cores.
-QUICK_PARAMS = {"gbt": {"maxIter": 10}, "xgboost": {"n_estimators": 30}}
+QUICK_PARAMS = {"gbt": {"maxIter": 10}, "xgboost": {"n_estimators": 30}, "lightgbm": {"n_estimators": 30}}
 
 
 def _rows(n: int, seed: int) -> list[tuple]:

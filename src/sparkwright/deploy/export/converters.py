@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUMBER = rt.NUMERIC_TYPES
-MODEL_KINDS = ("linear_regression", "logistic_regression", "trees")
+MODEL_KINDS = ("linear_regression", "logistic_regression", "trees", rt.LightGBMStep.kind, rt.XGBoostStep.kind)
 SQL_KINDS = ("sql_constant", "sql_exp", "sql_index_to_label")
 
 
@@ -340,6 +340,9 @@ def _type_name(data_type: Any) -> str:
 
     return rt.VECTOR if isinstance(data_type, VectorUDT) else data_type.simpleString()
 
+
+# The converters of LightGBMModel and xgboost.spark's models; last, as that module imports this one.
+from sparkwright.deploy.export import boosters as _boosters  # noqa: E402, F401
 
 # Registers the EnsembleModel converter; last, because that module builds on the names above.
 from sparkwright.deploy.export import ensemble as _ensemble  # noqa: E402, F401

@@ -2,7 +2,8 @@
 
 The pyfunc model is a "model from code" (no pickle; MLflow refuses to unpickle by default): its code is
 ``_pyfunc_model.py``, the scorer's runtime travels along as ``code/sparkwright_scorer.py`` and the scorer
-itself as the ``scorer`` artifact (JSON + ``.npy``). Loading it needs MLflow, NumPy and pandas only.
+itself as the ``scorer`` artifact (JSON + ``.npy``). Loading it needs MLflow, NumPy and pandas, plus
+LightGBM or xgboost for the boosted-tree models, which score with their own library.
 """
 
 from __future__ import annotations
@@ -80,12 +81,17 @@ def save_pyfunc(
                 code_paths=[str(runtime_copy)],
                 signature=_signature(scorer),
                 input_example=input_example,
-                pip_requirements=PIP_REQUIREMENTS,
+                pip_requirements=requirements(scorer),
                 metadata={"sparkwright_export": _metadata(scorer)},
             )
         except Exception as exc:
             raise TrackingError(f"MLflow could not save the exported model to {target}: {exc}") from exc
     return target
+
+
+def requirements(scorer: rt.ExportedScorer) -> list[str]:
+    """Pinned pip requirements of the exported model: :data:`PIP_REQUIREMENTS` plus what its steps import."""
+    return [*PIP_REQUIREMENTS, *(f"{name}=={_version(name)}" for name in scorer.requirements)]
 
 
 def export_model(

@@ -7,7 +7,9 @@ under ``handleInvalid`` keep / error / skip (skip drops rows, as Spark does), th
 
 This file imports only NumPy, pandas and the standard library, on purpose: the exporter copies it into
 every exported MLflow model as ``sparkwright_scorer.py``, so the model loads where neither sparkwright nor
-pyspark is installed.
+pyspark is installed. The boosted-tree steps are the exception: they score with LightGBM / xgboost itself,
+from the library's own text or JSON model, and import it when a scorer that has them loads (the exported
+model's requirements then list it; see :attr:`Step.requirements`).
 
 Example:
     >>> scorer = ExportedScorer.load("exported/artifacts/scorer")
@@ -286,6 +288,8 @@ class Step:
     """
 
     kind: ClassVar[str]
+    # Packages the step imports beyond NumPy and pandas; the exported model's requirements add them.
+    requirements: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any], arrays: Mapping[str, np.ndarray] | None = None):
         self.params = params
@@ -938,6 +942,133 @@ class TreeEnsembleStep(_Classifier):
         return super().predict_direct(features)
 
 
+# ---- boosted trees, scored by their own library ---------------------------------------------------
+
+
+def model_bytes(text: str | bytes) -> np.ndarray:
+    """A library's own model file (LightGBM's text, xgboost's JSON) as a uint8 array: saved as ``.npy``."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+@_register
+class LightGBMStep(_ModelStep):
+    """sparkwright's ``LightGBMModel``: the booster from LightGBM's text model, scored by ``lightgbm``.
+
+    As ``predict_local`` scores it in Spark: a regression's value; for a classifier ``LGBMClassifier``'s
+    probabilities placed at their class index (``params["classes"]``; a class absent from training gets 0),
+    then class 1 exactly when its probability is >= ``params["threshold"]`` (binary, when set) or the
+    first most probable class.
+    """
+
+    kind = "lightgbm"
+    requirements = ("lightgbm",)
+
+    def _prepare(self) -> None:
+        import lightgbm
+
+        self._booster = lightgbm.Booster(model_str=self.arrays["model"].tobytes().decode("utf-8"))
+
+    def apply(self, frame: Frame) -> None:
+        features = self._features(frame)
+        rows = len(features)
+        raw = self._booster.predict(features) if rows else np.zeros(0)
+        if not self.params.get("num_classes"):
+            frame[self.params["prediction"]] = Column("double", np.asarray(raw, dtype=np.float64).reshape(-1))
+            return
+        width = int(self.params["num_classes"])
+        classes = np.asarray(self.params["classes"], dtype=np.int64)
+        if rows:
+            raw = raw if raw.ndim == 2 else np.vstack((1.0 - raw, raw)).transpose()
+        probability = np.zeros((rows, width))
+        probability[:, classes] = np.asarray(raw, dtype=np.float64).reshape(rows, len(classes))
+        threshold = self.params.get("threshold")
+        if threshold is not None and width == 2:
+            prediction = (probability[:, 1] >= threshold).astype(np.float64)
+        else:
+            prediction = probability.argmax(axis=1).astype(np.float64)
+        frame[self.params["probability"]] = Column(VECTOR, probability)
+        frame[self.params["prediction"]] = Column("double", prediction)
+
+
+@_register
+class XGBoostStep(_ModelStep):
+    """xgboost.spark's ``SparkXGBRegressorModel`` / ``SparkXGBClassifierModel``: the booster from xgboost's
+    JSON model, scored by ``xgboost`` as xgboost.spark scores it.
+
+    The features go in as float32 (xgboost.spark casts the vector so); ``iteration_range`` is the rounds up
+    to the best one after early stopping. A regression's prediction is the booster's value. A classifier
+    takes the margin: binary ``raw = [-m, m]``, probabilities ``[1 - expit(m), expit(m)]``; multiclass
+    ``raw`` = the margins and their softmax; the prediction is the first most probable class.
+    """
+
+    kind = "xgboost"
+    requirements = ("xgboost", "scipy")
+
+    def _prepare(self) -> None:
+        import xgboost
+
+        self._booster = xgboost.Booster()
+        self._booster.load_model(bytearray(self.arrays["model"].tobytes()))
+
+    def apply(self, frame: Frame) -> None:
+        features = self._features(frame).astype(np.float32)
+        num_classes = int(self.params.get("num_classes") or 0)
+        classification = num_classes > 0
+        missing = self.params.get("missing")
+        if len(features):
+            predicted = self._booster.inplace_predict(
+                features,
+                iteration_range=(0, int(self.params["iterations"])),
+                predict_type="margin" if classification else "value",
+                missing=np.nan if missing is None else float(missing),
+                validate_features=False,
+            )
+        else:
+            predicted = np.zeros((0, num_classes) if num_classes > 2 else 0, dtype=np.float32)
+        if not classification:
+            if self.params["prediction"]:
+                frame[self.params["prediction"]] = Column("double", np.asarray(predicted, dtype=np.float64))
+            return
+        from scipy.special import expit, softmax
+
+        if predicted.ndim == 1:
+            one = expit(predicted)
+            raw = np.vstack((-predicted, predicted)).transpose()
+            probability = np.vstack((1.0 - one, one)).transpose()
+        else:
+            raw, probability = predicted, softmax(predicted, axis=1)
+        outputs = {
+            self.params.get("raw"): Column(VECTOR, raw.astype(np.float64)),
+            self.params.get("probability"): Column(VECTOR, probability.astype(np.float64)),
+            self.params["prediction"]: Column("double", np.argmax(probability, axis=1).astype(np.float64)),
+        }
+        for name, column in outputs.items():
+            if name:
+                frame[name] = column
+
+
+@_register
+class BinaryThresholdStep(Step):
+    """sparkwright's ``BinaryThreshold`` (after an xgboost classifier): 1.0 exactly when the probability of
+    class 1 is >= ``threshold``, else 0.0."""
+
+    kind = "binary_threshold"
+
+    def inputs(self) -> list[str]:
+        return [self.params["probability"]]
+
+    def outputs(self) -> list[str]:
+        return [self.params["prediction"]]
+
+    def apply(self, frame: Frame) -> None:
+        column = frame[self.params["probability"]]
+        above = column.values[:, 1] >= float(self.params["threshold"])
+        # Spark's WHEN on a null probability falls through to OTHERWISE 0.0.
+        prediction = np.where(above & ~column.nulls(), 1.0, 0.0)
+        frame[self.params["prediction"]] = Column("double", prediction)
+
+
 # ---- the scorer ---------------------------------------------------------------------------------
 
 
@@ -979,6 +1110,11 @@ class ExportedScorer:
     @property
     def num_classes(self) -> int:
         return int(self.outputs.get("num_classes") or 0)
+
+    @property
+    def requirements(self) -> list[str]:
+        """Packages its steps import beyond NumPy and pandas (``lightgbm``, ``xgboost``, ...), sorted."""
+        return sorted({name for step in self.steps for name in step.requirements})
 
     @property
     def output_columns(self) -> list[str]:

@@ -25,6 +25,7 @@ def hotel_project(workspace) -> Path:
     project_file = materialise_example("hotel_rates", workspace, sample_rows=SAMPLE_ROWS)
     raw = yaml.safe_load(project_file.read_text())
     raw["models"] = FAST_MODELS
+    raw.pop("search", None)  # the example searches for 3 minutes; these tests train two quick models
     raw["workspace"] = str(workspace.root)
     project_file.write_text(yaml.safe_dump(raw))
     return project_file
@@ -60,6 +61,7 @@ def trained(spark, tmp_path_factory):
     project = materialise_example("hotel_rates", ws, sample_rows=1_500)
     raw = yaml.safe_load(project.read_text())
     raw.update(models=[{"type": "linear_regression"}], explore={"enabled": False}, workspace=str(ws.root))
+    raw.pop("search", None)
     project.write_text(yaml.safe_dump(raw))
     result = sparkwright.run(project, spark=spark)
     yield ws, result

@@ -127,11 +127,12 @@ def test_invalid_project_file_exits_2_before_touching_data(edit_project, hotel_p
 
 
 def test_demo_runs_the_bundled_example_and_scores_with_the_champion(spark, workspace):
-    result = invoke("demo", "--sample", "1500", "--workspace", str(workspace.root))
+    result = invoke("demo", "--sample", "1500", "--budget", "20s", "--workspace", str(workspace.root))
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "Leaderboard (rmse, test set)" in out
-    for model in ("baseline", "linear_regression", "decision_tree", "random_forest", "gbt"):
+    assert "Searched" in out and "stopped by budget" in out
+    for model in ("baseline", "lightgbm", "xgboost", "linear"):
         assert model in out
     assert "promoted to champion" in out
     assert "mlflow.pyfunc.load_model('models:/hotel-rates@champion') predicts:" in out

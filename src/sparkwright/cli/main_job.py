@@ -39,8 +39,10 @@ def validate(project_file: Annotated[Path, typer.Argument(help="The project YAML
 
         config = load_project(project_file)
         validate_models(config)
+        search = config.search_settings
+        searched = f", a {search.budget} search across model families" if search is not None else ""
         console.print(
-            f"[green]✓[/] {project_file} is valid: task {config.task}, {len(config.models)} model(s), "
+            f"[green]✓[/] {project_file} is valid: task {config.task}, {len(config.models)} model(s){searched}, "
             f"ranked by {config.selection_metric}."
         )
 

@@ -246,8 +246,8 @@ class SearchConfig(_Strict):
         for name in value:
             if name not in SEARCH_FAMILIES:
                 close = get_close_matches(str(name), SEARCH_FAMILIES, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"unknown family {name!r}; valid: {', '.join(SEARCH_FAMILIES)}.{hint}")
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown family {name!r}{hint}; valid: {', '.join(SEARCH_FAMILIES)}")
         return value
 
     @property

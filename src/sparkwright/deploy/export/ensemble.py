@@ -11,9 +11,8 @@ blend is written with step kinds that file already has, each used for the plain 
   as coefficients (intercept 0) writes ``prediction``, their weighted mean;
 - classification: the probability copies are assembled and a multinomial ``LogisticRegression`` step
   whose coefficient matrix holds the weights writes the weighted mean probabilities as its *raw*
-  prediction, into ``probability``, and their first argmax as the class index. A binary threshold ``t``
-  is a binomial ``LogisticRegression`` step whose margin is ``p1`` and whose margin threshold is the
-  double just below ``t`` (``p1 > nextafter(t, -inf)`` is ``p1 >= t``). The class index is mapped back
+  prediction, into ``probability``, and their first argmax as the class index; with a binary threshold a
+  ``binary_threshold`` step (``p1 >= t``) gives the class index instead. The class index is mapped back
   to the label by the members' own index -> label mapping.
 
 The blend reuses the last member's names for the class index and the probability, so the exporter
@@ -34,7 +33,6 @@ _PREDICTION = "prediction"
 _PROBABILITY = "probability"
 _MEMBER = "__sw_ensemble_member_"
 _ASSEMBLED = "__sw_ensemble_members"
-_MARGIN = "__sw_ensemble_margin"
 
 
 @_converts("EnsembleModel")
@@ -102,11 +100,8 @@ def _classification_blend(
     blend.update(thresholds=None, multinomial=True)
     steps: list[rt.Step] = [rt.LogisticRegressionStep(blend, {"coefficients": matrix, "intercepts": np.zeros(k)})]
     if threshold is not None:
-        cut = {"stage": f"{where} threshold", "features": _PROBABILITY, "num_features": 2, "num_classes": 2}
-        cut.update(raw=_MARGIN, probability="", prediction=index, thresholds=None, multinomial=False)
-        cut["binary_thresholds"] = [threshold, float(np.nextafter(threshold, -np.inf))]
-        arrays = {"coefficients": np.array([[0.0, 1.0]]), "intercepts": np.zeros(1)}
-        steps.append(rt.LogisticRegressionStep(cut, arrays))
+        cut = {"stage": f"{where} threshold", "probability": _PROBABILITY, "prediction": index, "threshold": threshold}
+        steps.append(rt.BinaryThresholdStep(cut))
     steps.append(rt.IndexToLabelStep({**mapping.params, "stage": f"{where} class label", "input": index}))
     context.add(_PROBABILITY, rt.VECTOR, k)
     context.add(_PREDICTION, mapping.params["label_type"])

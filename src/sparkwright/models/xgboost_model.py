@@ -245,7 +245,7 @@ def holdout_split(y: np.ndarray, fraction: float, seed: int, *, stratify: bool) 
     return np.setdiff1d(np.arange(len(y)), validation), validation
 
 
-def fit_with_holdout(
+def _fit_with_holdout(
     model: Any,
     X: np.ndarray,
     y: np.ndarray,
@@ -273,7 +273,7 @@ def fit_with_holdout(
     )
 
 
-def booster_summary(booster: Any) -> dict[str, float]:
+def _booster_summary(booster: Any) -> dict[str, float]:
     """``rounds_trained``, ``trees`` scored with and, after early stopping, ``best_iteration`` (from 1)."""
     rounds = booster.num_boosted_rounds()
     if rounds == 0:
@@ -360,7 +360,7 @@ class XGBoostType(ModelType):
             y = y.astype("int64")
             kwargs["objective"] = "binary:logistic" if np.unique(y).size <= 2 else "multi:softprob"
         model = (XGBClassifier if task == "classification" else XGBRegressor)(**kwargs, n_jobs=threads)
-        return fit_with_holdout(
+        return _fit_with_holdout(
             model,
             X,
             y,
@@ -374,7 +374,7 @@ class XGBoostType(ModelType):
 
     def training_summary(self, fitted_stage: Transformer) -> dict[str, float]:
         model = find_xgboost_model(fitted_stage)
-        return {} if model is None else booster_summary(model.get_booster())
+        return {} if model is None else _booster_summary(model.get_booster())
 
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         model = find_xgboost_model(fitted_stage)
@@ -629,7 +629,7 @@ class XGBoostEstimator(
         fit_params = {k: v for k, v in estimator._gen_fit_params_dict().items() if v is not None}
         params["early_stopping_rounds"] = self._early_stopping_rounds()
         model = estimator._xgb_cls()(**params, n_jobs=threads)
-        fit_with_holdout(
+        _fit_with_holdout(
             model,
             X,
             y,

@@ -942,6 +942,55 @@ class TreeEnsembleStep(_Classifier):
         return super().predict_direct(features)
 
 
+@_register
+class SklearnClassesStep(Step):
+    """The class outputs of sparkwright's ``SklearnModel`` (``type: sklearn``), after the model step that scored it.
+
+    ``params["source"]`` says what that model step left in ``params["input"]``: ``probability`` (the
+    estimator's class columns, from the tree step), ``binary_margin`` (a logistic regression's raw
+    ``[-m, m]``: class 1 gets ``expit(m)`` and class 0 ``1 - expit(m)``, as scikit-learn computes them) or
+    ``margins`` (one per class, turned into probabilities by scikit-learn's softmax). The columns then go
+    into class-index order (``order[k]`` is the estimator's column of class k, -1 for a class absent from
+    training, which gets 0) and the class is picked as ``predict_local`` picks it: NumPy's argmax (first
+    maximum), or with two classes and ``threshold``, class 1 exactly when its probability is >= threshold.
+
+    It writes the model step's probability column again, so that step remains the pipeline's classifier.
+    """
+
+    kind = "sklearn_classes"
+
+    def inputs(self) -> list[str]:
+        return [self.params["input"]]
+
+    def outputs(self) -> list[str]:
+        return [self.params["probability"], self.params["prediction"]]
+
+    def apply(self, frame: Frame) -> None:
+        values = frame[self.params["input"]].values
+        source = self.params["source"]
+        if source == "binary_margin":
+            # sklearn's order: p1 first, p0 = 1 - p1 (Spark's is the reverse; near 0 they differ relatively).
+            with np.errstate(over="ignore"):  # exp(-m) = inf gives p1 = 0, as scipy's expit does
+                positive = 1.0 / (1.0 + np.exp(-values[:, 1]))
+            columns = np.column_stack([1.0 - positive, positive])
+        elif source == "margins":
+            # sklearn.utils.extmath.softmax, operation for operation.
+            columns = values - np.max(values, axis=1).reshape(-1, 1)
+            np.exp(columns, out=columns)
+            columns /= np.sum(columns, axis=1).reshape(-1, 1)
+        else:
+            columns = values
+        order = np.asarray(self.params["order"], dtype=np.int64)
+        probability = np.where(order >= 0, columns[:, np.maximum(order, 0)], 0.0)
+        threshold = self.params.get("threshold")
+        if threshold is not None and probability.shape[1] == 2:
+            prediction = (probability[:, 1] >= float(threshold)).astype(np.float64)
+        else:
+            prediction = np.argmax(probability, axis=1).astype(np.float64)
+        frame[self.params["probability"]] = Column(VECTOR, probability)
+        frame[self.params["prediction"]] = Column("double", prediction)
+
+
 # ---- boosted trees, scored by their own library ---------------------------------------------------
 
 

@@ -127,3 +127,51 @@ def test_data_too_large_for_the_driver_searches_spark_models(silver, tmp_path, m
     assert {b.spec.type for b in outcome.families} <= {"random_forest", "linear_regression"}
     assert {t["family"] for t in outcome.trials} == {"random_forest", "linear"}
     assert all(t["status"] == "ok" for t in outcome.trials)
+
+
+def test_the_searchs_ensemble_scores_the_same_in_spark_batch_rest_and_export(spark, hotel_project, workspace):
+    """Winners of real families (lightgbm, extra_trees, linear) blended, then scored on every deployment path."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    import sparkwright
+    from sparkwright.data import read_table, write_table
+    from sparkwright.deploy.batch import score_batch
+    from sparkwright.deploy.export import export_pipeline
+    from sparkwright.deploy.serve import create_app, load_served_model
+    from sparkwright.models import predict
+    from sparkwright.registry import Registry
+    from sparkwright.tracking import LoggedModel, Tracker
+
+    search = {"families": ["lightgbm", "extra_trees", "linear"], "max_trials": 9, "folds": 3, "seed": 1}
+    hotel_project.write_text(yaml.safe_dump(_search_project(hotel_project, **search)))
+    result = sparkwright.run(hotel_project, spark=spark)
+    ensemble = next(m for m in result.models if m.type == "ensemble")
+    members = ensemble.params["members"]
+    assert len(members) >= 2 and abs(sum(m["weight"] for m in members) - 1) < 1e-9
+    singles = [m for m in result.models if m.name in {"lightgbm", "extra_trees", "linear"}]
+    assert len(singles) == 3
+
+    silver = read_table(spark, result.tables["silver"].path, result.tables["silver"].version).limit(40)
+    inputs = silver.drop("avg_price_per_room")
+    expected = predict(ensemble.fitted, inputs).toPandas()
+
+    tracker = Tracker(workspace.tracking_uri, workspace.artifacts)
+    version = tracker.register(LoggedModel(run_id=ensemble.run_id, model_uri=ensemble.model_uri), "blend")
+    uri = f"models:/blend/{version}"
+    source, output = str(workspace.root / "to-score"), str(workspace.root / "scored")
+    write_table(inputs, source)
+    batch = score_batch(spark, Registry(tracker), uri, source, output)
+    assert batch.rows == 40
+    scored = read_table(spark, output).toPandas()
+    np.testing.assert_allclose(np.sort(scored["prediction"]), np.sort(expected["prediction"]), rtol=1e-12)
+
+    scorer = export_pipeline(ensemble.fitted.pipeline_model, inputs.schema)
+    exported = scorer.predict(expected[scorer.input_columns])
+    np.testing.assert_allclose(exported["prediction"], expected["prediction"], rtol=1e-9)
+
+    client = TestClient(create_app(load_served_model(Registry(tracker), uri)))
+    records = expected[scorer.input_columns].head(10).to_dict(orient="records")
+    response = client.post("/predict", json={"records": records})
+    assert response.status_code == 200, response.text
+    np.testing.assert_allclose(response.json()["predictions"], expected["prediction"].head(10), rtol=1e-9)

@@ -51,7 +51,6 @@ def test_valid_project_gets_defaults():
         ("models.0.tpye", "x", r"models\[0\]\.tpye: unknown key 'tpye'.* Did you mean 'type'\?"),
         ("split.test_fraction", "big", r"split\.test_fraction: .*valid number.*got 'big'"),
         ("split.test_fraction", 1.5, r"split\.test_fraction: input should be less than 1"),
-        ("data.source.format", "xls", r"data\.source\.format: must be one of 'csv', 'parquet', 'json' or 'delta'"),
         (
             "task",
             "regresion",
@@ -61,13 +60,25 @@ def test_valid_project_gets_defaults():
         ("data.label", ..., r"data\.label: task 'regression' needs a label column"),
         ("data.drop", ["price"], r"data\.drop: the label 'price' is also listed in data\.drop"),
         ("name", "bad name!", r"name: string should match pattern"),
-        ("models", [], r"models: list should have at least 1 item"),
+        ("models", "linear", r"models: input should be a valid list"),
         ("data", ..., r"data: is required but missing; add it"),
     ],
 )
 def test_invalid_project_names_path_and_fix(path, value, message):
     with pytest.raises(ConfigError, match=message):
         parse_project(with_change(path, value))
+
+
+def test_source_formats_come_from_the_source_registry(monkeypatch):
+    from sparkwright.data import sources
+    from sparkwright.pipeline import validate_models
+
+    assert {"csv", "parquet", "json", "delta"} <= set(sources.source_formats())
+    with pytest.raises(ConfigError, match=r"data\.source\.format: unknown source format 'cvs'; choose one of: .*csv.*"
+                       r"Did you mean 'csv'\?"):  # fmt: skip
+        validate_models(parse_project(with_change("data.source.format", "cvs")))
+    monkeypatch.setitem(sources._READERS, "xlsx-for-test", lambda spark, source, declared: None)
+    validate_models(parse_project(with_change("data.source.format", "xlsx-for-test")))  # a new format is accepted
 
 
 def test_duplicate_model_names_point_at_the_second():

@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sparkwright.config.quality import QualityRule
 from sparkwright.config.tasks import TASKS, TaskSpec
 
-SourceFormat = Literal["csv", "parquet", "json", "delta"]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -25,7 +23,10 @@ class SourceConfig(_Strict):
     """Where the raw data comes from."""
 
     path: str = Field(description="File, folder or Delta table path; relative to the project file.")
-    format: SourceFormat | None = Field(default=None, description="Default: from the path's extension.")
+    format: str | None = Field(
+        default=None,
+        description="A registered source format (csv, parquet, json, delta, ...); default: from the path's extension.",
+    )
     schema_: dict[str, str] | None = Field(
         default=None,
         alias="schema",

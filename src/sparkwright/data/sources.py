@@ -25,6 +25,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructField, StructType
 
+from sparkwright.config.checks import did_you_mean
 from sparkwright.config.schema import SourceConfig
 from sparkwright.data.lake import local_path, spark_message
 from sparkwright.errors import ConfigError, DataError
@@ -86,7 +87,9 @@ def get_source_reader(name: str) -> SourceReader:
         return _READERS[name]
     except KeyError:
         raise ConfigError(
-            f"unknown source format {name!r}; choose one of: {', '.join(source_formats())}.", "data.source.format"
+            f"unknown source format {name!r}; choose one of: {', '.join(source_formats())}."
+            + did_you_mean(str(name), source_formats()),
+            "data.source.format",
         ) from None
 
 

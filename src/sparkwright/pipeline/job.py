@@ -238,9 +238,12 @@ def run(
 
 
 def validate_models(config: ProjectConfig) -> None:
-    """Check every model type and its params without starting Spark (``sparkwright validate``)."""
+    """Check the source format, every model type and its params, and the search without starting Spark."""
+    from sparkwright.data.sources import get_source_reader
     from sparkwright.models import get_model_type
 
+    if config.data.source.format is not None:
+        get_source_reader(config.data.source.format)  # the format names come from the source registry
     for index, spec in enumerate(config.models):
         path = f"models[{index}]"
         try:

@@ -311,7 +311,8 @@ def _run_folds(
     losses, predictions = [], []
     for index in range(count):
         if index and time.time() >= payload[DEADLINE_KEY]:
-            raise TimeoutError(f"the budget ran out after {index} of {count} folds")
+            # Recorded as unfinished (not failed): its folds so far tell the sampler where not to look.
+            return {"loss": float(np.mean(losses)), "fold_losses": losses, "pruned": True, "unfinished": True}
         score, held_out = fold_score(index)
         losses.append(sign * score)
         predictions.append(held_out)
@@ -380,7 +381,8 @@ def _outcome(
 def _log(tracker: Tracker, run_id: str, outcome: SearchOutcome, metric: str, sign: float) -> None:
     from sparkwright import plots
 
-    counts = {status: sum(1 for t in outcome.trials if t["status"] == status) for status in ("ok", "pruned", "failed")}
+    statuses = ("ok", "pruned", "unfinished", "failed")
+    counts = {status: sum(1 for t in outcome.trials if t["status"] == status) for status in statuses}
     tracker.log_metrics(
         run_id,
         {

@@ -65,7 +65,7 @@ class BudgetTrial:
     params: dict[str, Any]
     loss: float | None
     fold_losses: list[float]
-    status: str  # ok | pruned | failed
+    status: str  # ok | pruned | unfinished (the budget ran out between folds) | failed
     seconds: float
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -235,8 +235,8 @@ def _trial(number: int, round_number: int, family: str, params: dict[str, Any], 
     details, error, began, ended = outcome
     if details is None:
         return BudgetTrial(number, round_number, family, params, None, [], "failed", ended - began, error)
-    status = "pruned" if details.get("pruned") else "ok"
-    extra = {k: v for k, v in details.items() if k not in ("loss", "fold_losses", "pruned")}
+    status = "unfinished" if details.get("unfinished") else "pruned" if details.get("pruned") else "ok"
+    extra = {k: v for k, v in details.items() if k not in ("loss", "fold_losses", "pruned", "unfinished")}
     return BudgetTrial(
         number,
         round_number,
@@ -289,7 +289,7 @@ class _FamilySampler:
         with self._quiet("optuna"):
             if trial.status == "failed" or trial.loss is None:
                 self._study.tell(token, state=self._states.FAIL)
-            elif trial.status == "pruned":
+            elif trial.status in ("pruned", "unfinished"):
                 token.report(trial.loss, 0)
                 self._study.tell(token, state=self._states.PRUNED)
             else:

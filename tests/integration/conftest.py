@@ -26,6 +26,7 @@ def hotel_project(workspace) -> Path:
     raw = yaml.safe_load(project_file.read_text())
     raw["models"] = FAST_MODELS
     raw.pop("search", None)  # the example searches for 3 minutes; these tests train two quick models
+    raw["cleanse"]["log_label"] = True  # and exercise the log-label back-transform
     raw["workspace"] = str(workspace.root)
     project_file.write_text(yaml.safe_dump(raw))
     return project_file

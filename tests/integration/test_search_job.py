@@ -129,7 +129,7 @@ def test_data_too_large_for_the_driver_searches_spark_models(silver, tmp_path, m
     assert all(t["status"] == "ok" for t in outcome.trials)
 
 
-def test_the_searchs_ensemble_scores_the_same_in_spark_batch_rest_and_export(spark, hotel_project, workspace):
+def test_the_searchs_ensemble_scores_the_same_in_spark_batch_stream_rest_and_export(spark, hotel_project, workspace):
     """Winners of real families (lightgbm, extra_trees, linear) blended, then scored on every deployment path."""
     import numpy as np
     from fastapi.testclient import TestClient
@@ -139,6 +139,7 @@ def test_the_searchs_ensemble_scores_the_same_in_spark_batch_rest_and_export(spa
     from sparkwright.deploy.batch import score_batch
     from sparkwright.deploy.export import export_pipeline
     from sparkwright.deploy.serve import create_app, load_served_model
+    from sparkwright.deploy.stream import start_scoring_stream, stream_spec
     from sparkwright.models import predict
     from sparkwright.registry import Registry
     from sparkwright.tracking import LoggedModel, Tracker
@@ -165,6 +166,11 @@ def test_the_searchs_ensemble_scores_the_same_in_spark_batch_rest_and_export(spa
     assert batch.rows == 40
     scored = read_table(spark, output).toPandas()
     np.testing.assert_allclose(np.sort(scored["prediction"]), np.sort(expected["prediction"]), rtol=1e-12)
+
+    spec = stream_spec(source, str(workspace.root / "streamed"))
+    start_scoring_stream(spark, Registry(tracker), uri, spec, trigger="available-now").awaitTermination()
+    streamed = read_table(spark, spec.output).toPandas()
+    np.testing.assert_allclose(np.sort(streamed["prediction"]), np.sort(expected["prediction"]), rtol=1e-12)
 
     scorer = export_pipeline(ensemble.fitted.pipeline_model, inputs.schema)
     exported = scorer.predict(expected[scorer.input_columns])

@@ -45,7 +45,7 @@ from sparkwright.features import categorical_slots as categorical_slots_of
 from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
 from sparkwright.models.driver_data import collect_to_driver, few_partitions
 from sparkwright.models.registry import register_model_type
-from sparkwright.models.sklearn_model import SklearnModel
+from sparkwright.models.sklearn_model import SklearnModel, wire_target
 from sparkwright.models.xgboost_model import (
     DRIVER_MAX_CELLS,
     VALIDATION_FRACTION,
@@ -484,13 +484,7 @@ class LightGBMType(ModelType):
             labelCol=target.label_col,
             predictionCol=target.prediction_col,
         )
-        if target.is_classification:
-            stage._set(probabilityCol=target.probability_col, numClasses=int(target.num_classes or 2))
-            if target.threshold is not None and (target.num_classes or 2) == 2:
-                stage._set(threshold=float(target.threshold))
-        if target.weight_col is not None:
-            stage._set(weightCol=target.weight_col)
-        return stage
+        return wire_target(stage, target)
 
     def fit_local(
         self,

@@ -298,13 +298,7 @@ class SklearnType(ModelType):
             labelCol=target.label_col,
             predictionCol=target.prediction_col,
         )
-        if target.is_classification:
-            stage._set(probabilityCol=target.probability_col, numClasses=int(target.num_classes or 2))
-            if target.threshold is not None and (target.num_classes or 2) == 2:
-                stage._set(threshold=float(target.threshold))
-        if target.weight_col is not None:
-            stage._set(weightCol=target.weight_col)
-        return stage
+        return wire_target(stage, target)
 
     def fit_local(
         self,
@@ -332,6 +326,17 @@ class SklearnType(ModelType):
             coef = np.abs(np.asarray(estimator.coef_, dtype="float64"))
             return [float(v) for v in (coef.sum(axis=0) if coef.ndim == 2 else coef)]
         return None
+
+
+def wire_target(stage: Any, target: Target) -> Any:
+    """Set a driver-trained stage's classification columns, binary threshold and weight column from ``target``."""
+    if target.is_classification:
+        stage._set(probabilityCol=target.probability_col, numClasses=int(target.num_classes or 2))
+        if target.threshold is not None and (target.num_classes or 2) == 2:
+            stage._set(threshold=float(target.threshold))
+    if target.weight_col is not None:
+        stage._set(weightCol=target.weight_col)
+    return stage
 
 
 def _max_rows(params: Mapping[str, Any], path: str) -> int:

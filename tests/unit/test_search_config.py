@@ -94,3 +94,21 @@ def test_validate_reports_the_search(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(project)])
     assert result.exit_code == 0, result.output
     assert f"a {DEFAULT_SEARCH_BUDGET} search across model families" in " ".join(result.output.split())
+
+
+def test_a_boosted_winner_is_refit_on_every_row_with_the_rounds_its_folds_stopped_at():
+    from sparkwright.pipeline.search import _refit_params
+    from sparkwright.tune._budget import BudgetTrial
+
+    config = parse_project(_raw())
+    form = FAMILIES["lightgbm"].driver
+    trial = BudgetTrial(
+        3, 1, "lightgbm", {"num_leaves": 40}, 0.5, [0.5], "ok", 1.0, details={"best_iterations": [100, 120]}
+    )
+    params = _refit_params(form, config, trial)
+    assert params["n_estimators"] == 121 and params["num_leaves"] == 40
+    assert "early_stopping_rounds" not in params and "validation_fraction" not in params
+    forest = _refit_params(
+        FAMILIES["random_forest"].driver, config, BudgetTrial(0, 0, "random_forest", {}, 1.0, [], "ok", 1.0)
+    )
+    assert forest["estimator"] == "sklearn.ensemble.RandomForestRegressor"

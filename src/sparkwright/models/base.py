@@ -163,6 +163,10 @@ class ModelType:
         """
         raise ModelError(f"model type {self.name!r} trains in Spark only; it has no local (NumPy) fit.")
 
+    def local_summary(self, estimator: Any) -> dict[str, float]:
+        """What a :meth:`fit_local` estimator learnt about its own training (boosted: ``best_iteration``)."""
+        return {}
+
     @property
     def fits_locally(self) -> bool:
         """Whether :meth:`fit_local` is implemented (the budgeted search then tries it on NumPy arrays)."""

@@ -499,6 +499,10 @@ class LightGBMType(ModelType):
     ) -> lightgbm.LGBMModel:
         return fit_local(params, task, X, y, sample_weight, categorical_slots=categorical_slots, threads=threads)
 
+    def local_summary(self, estimator: Any) -> dict[str, float]:
+        best = getattr(estimator, "best_iteration_", None)
+        return {"best_iteration": float(best)} if best else {}
+
     def importances(self, fitted_stage: Transformer) -> list[float] | None:
         if not isinstance(fitted_stage, LightGBMModel) or fitted_stage.estimator is None:
             return None

@@ -339,6 +339,9 @@ class XGBoostType(ModelType):
             estimator._set(validationFraction=resolved["validation_fraction"])
         return estimator
 
+    def local_summary(self, estimator: Any) -> dict[str, float]:
+        return _booster_summary(estimator.get_booster())
+
     def fit_local(
         self,
         params: Mapping[str, Any],

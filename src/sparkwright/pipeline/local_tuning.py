@@ -27,6 +27,16 @@ class _Fold:
 
 
 @dataclass(frozen=True)
+class FoldScore:
+    """One fold of a trial: the metric, the held-out predictions (label units, or class probabilities), and
+    what the fit reported about itself (``best_iteration`` after early stopping)."""
+
+    score: float
+    predictions: np.ndarray
+    summary: dict[str, float]
+
+
+@dataclass(frozen=True)
 class LocalEvaluator:
     """``evaluate(params, fold) -> (loss, fold scores)`` for a single-node model type; fold -1: all folds.
 
@@ -99,23 +109,18 @@ class LocalEvaluator:
 
     def __call__(self, params: dict[str, Any], fold: int) -> tuple[float, list[float]]:
         chosen = range(len(self.folds)) if fold < 0 else [fold]
-        scores = [self.fold_score(index, self.model_type, {**self.base_params, **params})[0] for index in chosen]
+        scores = [self.fold_score(index, self.model_type, {**self.base_params, **params}).score for index in chosen]
         return self.sign * float(np.mean(scores)), scores
 
-    def fold_score(
-        self, index: int, model_type: str, params: dict[str, Any], threads: int | None = None
-    ) -> tuple[float, np.ndarray]:
-        """Fit ``model_type`` with ``params`` on fold ``index``'s training part; score its held-out part.
-
-        Returns:
-            The metric, and the held-out predictions: label units (regression) or class probabilities.
-        """
+    def fold_score(self, index: int, model_type: str, params: dict[str, Any], threads: int | None = None) -> FoldScore:
+        """Fit ``model_type`` with ``params`` on fold ``index``'s training part; score its held-out part."""
         from sparkwright.evaluate import array_metric
         from sparkwright.models import get_model_type
         from sparkwright.models.sklearn_model import predict_local
 
         data = self.folds[index]
-        estimator = get_model_type(model_type, self.task).fit_local(
+        kind = get_model_type(model_type, self.task)
+        estimator = kind.fit_local(
             params,
             self.task,
             data.X_fit,
@@ -131,7 +136,8 @@ class LocalEvaluator:
         if self.log_label:
             prediction = np.exp(prediction)
         score = array_metric(self.task, self.metric, data.y_eval, prediction, probability)
-        return score, (probability if probability is not None else prediction)
+        held_out = probability if probability is not None else prediction
+        return FoldScore(score, held_out, kind.local_summary(estimator))
 
     @property
     def held_out_labels(self) -> np.ndarray:

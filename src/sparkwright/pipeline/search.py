@@ -26,13 +26,12 @@ from sparkwright.config.space import parse_space
 from sparkwright.errors import ConfigError, ModelError
 from sparkwright.pipeline.families import FAMILIES, FamilyForm, default_families
 from sparkwright.pipeline.folds import TrainingFolds
+from sparkwright.pipeline.local_tuning import FoldScore, LocalEvaluator
 from sparkwright.tracking import Tracker
 from sparkwright.tune._budget import DEADLINE_KEY, FAMILY_KEY, PRUNE_KEY, Arm, BudgetTrial, Progress
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-    from sparkwright.pipeline.local_tuning import LocalEvaluator
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +157,6 @@ def _search(
     on_progress: Callable[[Progress], None] | None,
 ) -> tuple[Any, dict[bool, LocalEvaluator]]:
     from sparkwright.models import get_model_type
-    from sparkwright.pipeline.local_tuning import LocalEvaluator
     from sparkwright.tune._budget import budgeted_search
 
     pairs = folds.pairs()
@@ -263,7 +261,7 @@ class _DriverObjective:
             scored.unpersist()
         self._prepared.clear()
 
-    def _fold(self, type_name: str, params: dict[str, Any], index: int) -> tuple[float, np.ndarray]:
+    def _fold(self, type_name: str, params: dict[str, Any], index: int) -> FoldScore:
         from pyspark.ml import PipelineModel
         from pyspark.ml.functions import vector_to_array
 
@@ -283,10 +281,12 @@ class _DriverObjective:
             probability = np.vstack(frame["p"].to_numpy()) if len(frame) else np.empty((0, target.num_classes or 2))
             prediction = (probability[:, 1] >= 0.5) if probability.shape[1] == 2 else probability.argmax(axis=1)
             score = array_metric("classification", self.metric, y, prediction.astype(float), probability)
-            return score, probability
+            return FoldScore(score, probability, {})
         frame = scored.select(label, PREDICTION_COL).toPandas()
         prediction = frame[PREDICTION_COL].to_numpy(float)
-        return array_metric("regression", self.metric, frame[label].to_numpy(float), prediction), prediction
+        return FoldScore(
+            array_metric("regression", self.metric, frame[label].to_numpy(float), prediction), prediction, {}
+        )
 
     def _prepare(self, model_type: Any, index: int) -> tuple[Any, DataFrame]:
         """The fold's fitted feature stages for this type, with the fit and held-out rows transformed and cached."""
@@ -305,17 +305,19 @@ class _DriverObjective:
 
 
 def _run_folds(
-    count: int, fold_score: Callable[[int], tuple[float, np.ndarray]], sign: float, payload: dict[str, Any]
+    count: int, fold_score: Callable[[int], FoldScore], sign: float, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """Score fold after fold; stop after the first when it is past the pruning threshold or the deadline."""
-    losses, predictions = [], []
+    losses, predictions, iterations = [], [], []
     for index in range(count):
         if index and time.time() >= payload[DEADLINE_KEY]:
             # Recorded as unfinished (not failed): its folds so far tell the sampler where not to look.
             return {"loss": float(np.mean(losses)), "fold_losses": losses, "pruned": True, "unfinished": True}
-        score, held_out = fold_score(index)
-        losses.append(sign * score)
-        predictions.append(held_out)
+        fold = fold_score(index)
+        losses.append(sign * fold.score)
+        predictions.append(fold.predictions)
+        if "best_iteration" in fold.summary:
+            iterations.append(fold.summary["best_iteration"])
         threshold = payload[PRUNE_KEY]
         if index == 0 and count > 1 and threshold is not None and losses[0] > threshold:
             return {"loss": losses[0], "fold_losses": losses, "pruned": True}
@@ -324,6 +326,7 @@ def _run_folds(
         "fold_losses": losses,
         "pruned": False,
         "predictions": np.concatenate(predictions),
+        "best_iterations": iterations,
     }
 
 
@@ -352,9 +355,7 @@ def _outcome(
         families.append(
             FamilyBest(
                 family=name,
-                spec=ModelSpec(
-                    type=form.types[config.task], name=name, params={**form.fixed[config.task], **trial.params}
-                ),
+                spec=ModelSpec(type=form.types[config.task], name=name, params=_refit_params(form, config, trial)),
                 score=sign * trial.loss,
                 trials=len(spent),
                 seconds=sum(t.seconds for t in spent),
@@ -376,6 +377,22 @@ def _outcome(
         for t in result.trials
     ]
     return SearchOutcome(families, rows, result.stopped_by, result.seconds, folds, on_driver, run_id, labels)
+
+
+def _refit_params(form: FamilyForm, config: ProjectConfig, trial: BudgetTrial) -> dict[str, Any]:
+    """The winner's params for the refit on the whole training split.
+
+    A boosted winner is refit without early stopping, on every training row, with the rounds its folds
+    stopped at (their mean, plus 10% for the larger training set): the validation slice early stopping
+    needs would otherwise be left out of the final model.
+    """
+    params = {**form.fixed[config.task], **trial.params}
+    iterations = trial.details.get("best_iterations") or []
+    if "early_stopping_rounds" in params and iterations:
+        params.pop("early_stopping_rounds")
+        params.pop("validation_fraction", None)
+        params["n_estimators"] = max(1, round(float(np.mean(iterations)) * 1.1))
+    return params
 
 
 def _log(tracker: Tracker, run_id: str, outcome: SearchOutcome, metric: str, sign: float) -> None:

@@ -46,9 +46,12 @@ from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
 from sparkwright.models.driver_data import collect_to_driver, few_partitions
 from sparkwright.models.registry import register_model_type
 from sparkwright.models.sklearn_model import SklearnModel, wire_target
-from sparkwright.models.xgboost_model import (
+from sparkwright.models.xgboost_model import (  # the shared driver-training and param-check helpers
     DRIVER_MAX_CELLS,
     VALIDATION_FRACTION,
+    _fraction,
+    _non_negative,
+    _positive,
     check_early_stopping,
     check_value,
     driver_cores,
@@ -78,18 +81,6 @@ _DEFAULTS: dict[str, Any] = {
 # Our own params: the driver limit and early stopping. Everything else goes to LightGBM.
 _OWN = ("driver_max_cells", "early_stopping_rounds", "validation_fraction")
 _BOOSTER_DIR = "booster"
-
-
-def _positive(v: float) -> bool:
-    return v > 0
-
-
-def _non_negative(v: float) -> bool:
-    return v >= 0
-
-
-def _fraction(v: float) -> bool:
-    return 0 < v <= 1
 
 
 def _unit(v: float) -> bool:

@@ -52,6 +52,13 @@ CASES = {
     ),
     "regression-linear": ("regression", "price", "sklearn.linear_model.LinearRegression", {}, None),
     "regression-ridge": ("regression", "price", "sklearn.linear_model.Ridge", {"alpha": 3.0}, None),
+    "regression-ridge-standardized": (
+        "regression",
+        "price",
+        "sklearn.linear_model.Ridge",
+        {"alpha": 3.0, "standardize": True},
+        None,
+    ),
     "regression-lasso": ("regression", "price", "sklearn.linear_model.Lasso", {"alpha": 0.5}, None),
     "regression-elastic-net": (
         "regression",
@@ -82,6 +89,13 @@ CASES = {
         "sklearn.linear_model.LogisticRegression",
         {"C": 100.0, "max_iter": 5000},
         0.35,
+    ),
+    "binary-logistic-standardized": (
+        "classification",
+        "booked",
+        "sklearn.linear_model.LogisticRegression",
+        {"C": 0.5, "standardize": True},
+        None,
     ),
     "multiclass-decision-tree": ("classification", "tier", "sklearn.tree.DecisionTreeClassifier", {}, None),
     "multiclass-random-forest": (

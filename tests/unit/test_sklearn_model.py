@@ -90,6 +90,12 @@ def test_registered_for_both_tasks_as_single_node():
         ({"estimator": "sklearn.svm.SVC"}, "classification", r"sklearn\.svm\.SVC has no predict_proba"),
         ({"max_driver_rows": 0}, "regression", r"params\.max_driver_rows: must be an integer >= 1, got 0"),
         ({"labelCol": "y"}, "regression", r"params\.labelCol: sparkwright sets labelCol itself"),
+        ({"standardize": True}, "regression", r"params\.standardize: standardize applies to linear models"),
+        (
+            {"estimator": "sklearn.linear_model.Ridge", "standardize": "yes"},
+            "regression",
+            r"params\.standardize: must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_bad_params_name_the_path_and_the_fix(params, task, message):
@@ -246,6 +252,27 @@ def test_fit_local_and_predict_local_work_without_spark(frame, X):
     values, none = predict_local(regressor, X)
     assert none is None
     np.testing.assert_allclose(values, Ridge(random_state=42).fit(X, frame.y).predict(X))
+
+
+def test_standardize_fits_on_scaled_features_and_scores_raw_ones(data, frame, X):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # A column on a scale 1e4 times larger: without standardization the penalty would ignore it.
+    X = X * np.array([1e4] + [1.0] * (X.shape[1] - 1))
+    params = {"estimator": "sklearn.linear_model.LogisticRegression", "C": 0.05, "standardize": True}
+    estimator = fit_local(params, "classification", X, frame.binary.to_numpy())
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=0.05)).fit(X, frame.binary)
+    assert type(estimator) is LogisticRegression  # a plain linear model: scored and exported as one
+    np.testing.assert_allclose(predict_local(estimator, X)[1], reference.predict_proba(X), rtol=1e-9, atol=1e-12)
+    unscaled = fit_local({**params, "standardize": False}, "classification", X, frame.binary.to_numpy())
+    assert np.abs(predict_local(unscaled, X)[1] - reference.predict_proba(X)).max() > 1e-3
+
+    ridge = {"estimator": "sklearn.linear_model.Ridge", "alpha": 30.0, "standardize": True}
+    model = _fit(data, ridge, vector_target())
+    expected = make_pipeline(StandardScaler(), Ridge(alpha=30.0)).fit(frame[FEATURES], frame.y).predict(frame[FEATURES])
+    np.testing.assert_allclose(_scored(model, data).prediction, expected, rtol=1e-9)
 
 
 def test_mlflow_save_and_load_score_identically(data, frame, tmp_path):

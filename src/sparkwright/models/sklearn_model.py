@@ -56,7 +56,7 @@ DEFAULT_ESTIMATORS = {
 # Set on estimators that take a random_state, unless params give one: two runs give the same model.
 DEFAULT_SEED = 42
 # Our params; every other key is a constructor param of the estimator.
-_OWN = ("estimator", "max_driver_rows")
+_OWN = ("estimator", "max_driver_rows", "standardize")
 _ESTIMATOR_FILE = "estimator"
 _PARAM_NAME = re.compile(r"The '([^']+)' parameter")
 
@@ -138,6 +138,7 @@ def make_estimator(params: Mapping[str, Any], task: str, path: str = "params") -
         except (TypeError, ValueError) as exc:
             match = _PARAM_NAME.search(str(exc))
             raise ConfigError(str(exc), f"{path}.{match.group(1)}" if match else path) from None
+    _standardize(params, estimator, estimator_path, path)
     if task == "classification" and not hasattr(estimator, "predict_proba"):
         raise ConfigError(
             f"{estimator_path} has no predict_proba with these params; sparkwright needs class probabilities "
@@ -160,7 +161,7 @@ def fit_local(
 
     Args:
         params: As in the project file: ``estimator`` (import path; default HistGradientBoosting*) and its
-            constructor params. ``max_driver_rows`` is ignored here.
+            constructor params; ``standardize`` (linear models). ``max_driver_rows`` is ignored here.
         task: ``regression`` or ``classification``.
         X: Features, shape (rows, slots), as the assembled feature vector.
         y: The label; for classification the class index 0..k-1 (any numeric dtype).
@@ -195,8 +196,48 @@ def fit_local(
                 "remove classification.class_weight or choose an estimator that accepts sample_weight."
             )
         weights["sample_weight"] = sample_weight
+    scaling = _scaling(X) if _standardize(params, estimator) else None
     with threadpool_limits(threads) if threads else nullcontext():
-        return estimator.fit(X, y, **weights)
+        if scaling is None:
+            return estimator.fit(X, y, **weights)
+        mean, scale = scaling
+        estimator.fit((X - mean) / scale, y, **weights)
+    return _unscale(estimator, mean, scale)
+
+
+def _standardize(params: Mapping[str, Any], estimator: Any, estimator_path: str = "", path: str = "params") -> bool:
+    """``params.standardize``, checked: a boolean, and only for linear models (their coefficients are rescaled)."""
+    value = params.get("standardize", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"must be true or false, got {value!r}.", f"{path}.standardize")
+    if value and not type(estimator).__module__.startswith("sklearn.linear_model"):
+        raise ConfigError(
+            f"standardize applies to linear models (sklearn.linear_model), not {estimator_path or type(estimator)}; "
+            "remove it, or choose e.g. sklearn.linear_model.LogisticRegression or Ridge.",
+            f"{path}.standardize",
+        )
+    return value
+
+
+def _scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation (1 for a constant column)."""
+    import numpy as np
+
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    return mean, np.where(scale > 0, scale, 1.0)
+
+
+def _unscale(estimator: Any, mean: np.ndarray, scale: np.ndarray) -> Any:
+    """Fold the standardization into the coefficients, so the model takes the raw features.
+
+    The penalty then acts on the standardized scale (as Spark's ``standardization``), while scoring and
+    export see a plain linear model: ``w . (x - m) / s + b == (w / s) . x + (b - (w / s) . m)``.
+    """
+    coef = estimator.coef_ / scale
+    estimator.intercept_ = estimator.intercept_ - coef @ mean
+    estimator.coef_ = coef
+    return estimator
 
 
 def predict_local(
@@ -281,6 +322,7 @@ class SklearnType(ModelType):
         return {
             "estimator": params.get("estimator") or DEFAULT_ESTIMATORS[task],
             "max_driver_rows": _max_rows(params, "params"),
+            "standardize": bool(params.get("standardize", False)),
             **estimator.get_params(deep=False),
         }
 
@@ -294,6 +336,7 @@ class SklearnType(ModelType):
             estimatorPath=params.get("estimator") or DEFAULT_ESTIMATORS[target.task],
             estimatorParams=explicit,
             maxDriverRows=_max_rows(params, "params"),
+            standardize=bool(params.get("standardize", False)),
             featuresCol=target.features_col,
             labelCol=target.label_col,
             predictionCol=target.prediction_col,
@@ -361,6 +404,7 @@ class SklearnEstimator(
     estimatorPath = Param(Params._dummy(), "estimatorPath", "import path of the estimator", TypeConverters.toString)
     estimatorParams = Param(Params._dummy(), "estimatorParams", "constructor params", TypeConverters.identity)
     maxDriverRows = Param(Params._dummy(), "maxDriverRows", "most rows collected to the driver", TypeConverters.toInt)
+    standardize = Param(Params._dummy(), "standardize", "linear: standardized fit", TypeConverters.toBoolean)
 
     def __init__(
         self,
@@ -369,6 +413,7 @@ class SklearnEstimator(
         estimatorPath: str | None = None,
         estimatorParams: dict[str, Any] | None = None,
         maxDriverRows: int | None = None,
+        standardize: bool = False,
         featuresCol: str = "features",
         labelCol: str = "label",
         predictionCol: str = "prediction",
@@ -380,6 +425,7 @@ class SklearnEstimator(
             estimatorPath=estimatorPath or DEFAULT_ESTIMATORS[task],
             estimatorParams=dict(estimatorParams or {}),
             maxDriverRows=maxDriverRows or get_settings().sklearn_max_rows,
+            standardize=standardize,
             featuresCol=featuresCol,
             labelCol=labelCol,
             predictionCol=predictionCol,
@@ -392,6 +438,8 @@ class SklearnEstimator(
         X, y, weights = collect_to_driver(dataset, self.getFeaturesCol(), self.getLabelCol(), weight_col)
         task = self.getOrDefault(self.task)
         params = {"estimator": path, **self.getOrDefault(self.estimatorParams)}
+        if self.isDefined(self.standardize) and self.getOrDefault(self.standardize):
+            params["standardize"] = True
         fitted = fit_local(params, task, X, y, weights)
         model = SklearnModel(fitted)
         model._resetUid(self.uid)

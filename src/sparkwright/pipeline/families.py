@@ -25,15 +25,15 @@ class FamilyForm:
     Attributes:
         types: Task -> registered model type.
         fixed: Task -> params every trial and the refit use (ceilings, early stopping, the estimator path).
-        start: The low-cost first point (FLAML's "low-cost partial config").
-        space: The searched params, in the project file's space syntax.
+        start: Task -> the low-cost first point (FLAML's "low-cost partial config").
+        space: Task -> the searched params, in the project file's space syntax.
         local: True: fitted on NumPy arrays in worker processes (the type implements ``fit_local``).
     """
 
     types: Mapping[str, str]
     fixed: Mapping[str, Mapping[str, Any]]
-    start: Mapping[str, Any]
-    space: Mapping[str, Any]
+    start: Mapping[str, Mapping[str, Any]]
+    space: Mapping[str, Mapping[str, Any]]
     local: bool
 
 
@@ -72,8 +72,8 @@ def _sklearn_forest(kind: str) -> FamilyForm:
             "regression": {"estimator": f"sklearn.ensemble.{kind}Regressor", "n_jobs": 1},
             "classification": {"estimator": f"sklearn.ensemble.{kind}Classifier", "n_jobs": 1},
         },
-        start=_FOREST_START,
-        space=_FOREST_SPACE,
+        start=_both(_FOREST_START),
+        space=_both(_FOREST_SPACE),
         local=True,
     )
 
@@ -87,15 +87,26 @@ FAMILIES: dict[str, Family] = {
         "lightgbm",
         driver=FamilyForm(
             types=_both_types("lightgbm"),
-            fixed=_both({"n_estimators": _BOOSTED_CEILING, **_EARLY_STOP}),
-            start={"learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 20, "colsample_bytree": 1.0},
-            space={
-                "learning_rate": {"loguniform": [0.01, 0.2]},
-                "num_leaves": {"qloguniform": [4, 256, 1]},
-                "min_child_samples": {"qloguniform": [2, 100, 1]},
-                "colsample_bytree": {"uniform": [0.3, 1.0]},
-                "reg_lambda": {"loguniform": [0.001, 30]},
-            },
+            fixed=_both({"n_estimators": _BOOSTED_CEILING, "subsample_freq": 1, **_EARLY_STOP}),
+            start=_both(
+                {
+                    "learning_rate": 0.1,
+                    "num_leaves": 15,
+                    "min_child_samples": 20,
+                    "subsample": 1.0,
+                    "colsample_bytree": 1.0,
+                }
+            ),
+            space=_both(
+                {
+                    "learning_rate": {"loguniform": [0.01, 0.2]},
+                    "num_leaves": {"qloguniform": [4, 256, 1]},
+                    "min_child_samples": {"qloguniform": [2, 100, 1]},
+                    "subsample": {"uniform": [0.5, 1.0]},
+                    "colsample_bytree": {"uniform": [0.3, 1.0]},
+                    "reg_lambda": {"loguniform": [0.001, 30]},
+                }
+            ),
             local=True,
         ),
         notes="trains on the driver only; past the driver limit use xgboost or gbt",
@@ -105,22 +116,24 @@ FAMILIES: dict[str, Family] = {
         driver=FamilyForm(
             types=_both_types("xgboost"),
             fixed=_both({"n_estimators": _BOOSTED_CEILING, **_EARLY_STOP}),
-            start={"max_depth": 4, "learning_rate": 0.1, "min_child_weight": 1.0, "colsample_bytree": 1.0},
-            space={
-                "max_depth": {"quniform": [2, 10, 1]},
-                "learning_rate": {"loguniform": [0.01, 0.2]},
-                "min_child_weight": {"loguniform": [0.5, 30]},
-                "subsample": {"uniform": [0.5, 1.0]},
-                "colsample_bytree": {"uniform": [0.3, 1.0]},
-                "reg_lambda": {"loguniform": [0.01, 30]},
-            },
+            start=_both({"max_depth": 4, "learning_rate": 0.1, "min_child_weight": 1.0, "colsample_bytree": 1.0}),
+            space=_both(
+                {
+                    "max_depth": {"quniform": [2, 10, 1]},
+                    "learning_rate": {"loguniform": [0.01, 0.2]},
+                    "min_child_weight": {"loguniform": [0.5, 30]},
+                    "subsample": {"uniform": [0.5, 1.0]},
+                    "colsample_bytree": {"uniform": [0.3, 1.0]},
+                    "reg_lambda": {"loguniform": [0.01, 30]},
+                }
+            ),
             local=True,
         ),
         cluster=FamilyForm(
             types=_both_types("xgboost"),
             fixed=_both({"n_estimators": 200, "training": "distributed"}),
-            start={"max_depth": 4, "learning_rate": 0.1},
-            space={"max_depth": {"quniform": [3, 10, 1]}, "learning_rate": {"loguniform": [0.03, 0.3]}},
+            start=_both({"max_depth": 4, "learning_rate": 0.1}),
+            space=_both({"max_depth": {"quniform": [3, 10, 1]}, "learning_rate": {"loguniform": [0.03, 0.3]}}),
             local=False,
         ),
     ),
@@ -130,19 +143,36 @@ FAMILIES: dict[str, Family] = {
         cluster=FamilyForm(
             types=_both_types("random_forest"),
             fixed=_both({}),
-            start={"numTrees": 20, "maxDepth": 6},
-            space={"numTrees": {"quniform": [20, 120, 10]}, "maxDepth": {"quniform": [4, 12, 1]}},
+            start=_both({"numTrees": 20, "maxDepth": 6}),
+            space=_both({"numTrees": {"quniform": [20, 120, 10]}, "maxDepth": {"quniform": [4, 12, 1]}}),
             local=False,
         ),
     ),
     "extra_trees": Family("extra_trees", driver=_sklearn_forest("ExtraTrees")),
     "linear": Family(
         "linear",
+        driver=FamilyForm(
+            types=_both_types("sklearn"),
+            fixed={
+                "regression": {"estimator": "sklearn.linear_model.Ridge", "standardize": True},
+                "classification": {
+                    "estimator": "sklearn.linear_model.LogisticRegression",
+                    "standardize": True,
+                    "max_iter": 1000,
+                },
+            },
+            start={"regression": {"alpha": 1.0}, "classification": {"C": 1.0}},
+            space={
+                "regression": {"alpha": {"loguniform": [1e-3, 1e3]}},
+                "classification": {"C": {"loguniform": [1e-3, 100]}},
+            },
+            local=True,
+        ),
         cluster=FamilyForm(
             types={"regression": "linear_regression", "classification": "logistic_regression"},
             fixed=_both({}),
-            start={"regParam": 0.01, "elasticNetParam": 0.0},
-            space={"regParam": {"loguniform": [1e-5, 1.0]}, "elasticNetParam": {"uniform": [0.0, 1.0]}},
+            start=_both({"regParam": 0.01, "elasticNetParam": 0.0}),
+            space=_both({"regParam": {"loguniform": [1e-5, 1.0]}, "elasticNetParam": {"uniform": [0.0, 1.0]}}),
             local=False,
         ),
     ),
@@ -151,12 +181,14 @@ FAMILIES: dict[str, Family] = {
         cluster=FamilyForm(
             types=_both_types("gbt"),
             fixed=_both({}),
-            start={"maxIter": 20, "maxDepth": 4, "stepSize": 0.1},
-            space={
-                "maxIter": {"quniform": [20, 100, 10]},
-                "maxDepth": {"quniform": [3, 8, 1]},
-                "stepSize": {"loguniform": [0.03, 0.3]},
-            },
+            start=_both({"maxIter": 20, "maxDepth": 4, "stepSize": 0.1}),
+            space=_both(
+                {
+                    "maxIter": {"quniform": [20, 100, 10]},
+                    "maxDepth": {"quniform": [3, 8, 1]},
+                    "stepSize": {"loguniform": [0.03, 0.3]},
+                }
+            ),
             local=False,
         ),
         large_data_only=True,

@@ -175,7 +175,12 @@ def _search(
     )
     driver = _DriverObjective(config, {name: f for name, f in forms.items() if not f.local}, pairs, sign, metric)
     arms = [
-        Arm(name, parse_space(dict(form.space), f"search.{name}", "optuna"), dict(form.start), form.local)
+        Arm(
+            name,
+            parse_space(dict(form.space[config.task]), f"search.{name}", "optuna"),
+            dict(form.start[config.task]),
+            form.local,
+        )
         for name, form in forms.items()
     ]
     parallelism = settings.parallelism or _driver_cores()

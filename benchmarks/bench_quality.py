@@ -44,9 +44,10 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 import sparkwright
 from sparkwright.config import load_project
-from sparkwright.data import feature_columns, read_table, split_train_test
+from sparkwright.data import feature_columns, read_table
 from sparkwright.demo import materialise_example
 from sparkwright.session import get_session
+from sparkwright.tasks import get_task
 from sparkwright.workspace import Workspace
 
 SEED = 42
@@ -72,14 +73,7 @@ def pandas_split(config, result) -> tuple[pd.DataFrame, pd.DataFrame, list[str],
     spark = get_session()
     silver = result.tables["silver"]
     df = read_table(spark, silver.path, silver.version)
-    keys = [k for k in config.data.keys if k in df.columns]
-    train, test = split_train_test(
-        df,
-        test_fraction=config.split.test_fraction,
-        seed=config.split.seed,
-        key_columns=keys or None,
-        stratify_by=config.data.label if config.task == "classification" else None,
-    )
+    train, test = get_task(config.task).split(config, df, config.split.test_fraction, config.split.seed)
     categorical, numeric = feature_columns(df, config)
     return train.toPandas(), test.toPandas(), categorical, numeric
 

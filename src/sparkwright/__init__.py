@@ -41,9 +41,9 @@ _EXPORTS: dict[str, str] = {
     "fit_model": "sparkwright.models",
     "predict": "sparkwright.models",
     "evaluate_model": "sparkwright.models",
-    "regression_metrics": "sparkwright.evaluate",
-    "classification_metrics": "sparkwright.evaluate",
-    "confusion_matrix": "sparkwright.evaluate",
+    "regression_metrics": "sparkwright.tasks.regression",
+    "classification_metrics": "sparkwright.tasks.classification",
+    "confusion_matrix": "sparkwright.tasks.classification",
     # tuning, registry, deployment
     "search": "sparkwright.tune",
     "grid_search": "sparkwright.tune",

@@ -13,9 +13,10 @@ from sparkwright import plots
 from sparkwright.config import ModelSpec
 from sparkwright.data import assign_folds, split_train_test
 from sparkwright.errors import DataError
-from sparkwright.evaluate import array_metric, classification_metrics, confusion_matrix
 from sparkwright.models import best_f1_threshold, fit_model, predict
 from sparkwright.models.labels import index_to_label_stage, label_classes
+from sparkwright.tasks import get_task
+from sparkwright.tasks.classification import classification_metrics, confusion_matrix
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +97,9 @@ def test_metrics_match_scikit_learn(spark, k):
     assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba), rel=1e-9)
     auc = skm.roc_auc_score(y, proba[:, 1]) if k == 2 else skm.roc_auc_score(y, proba, multi_class="ovr")
     assert got["roc_auc"] == pytest.approx(auc, rel=1e-9)
-    assert got["pr_auc"] == pytest.approx(array_metric("classification", "pr_auc", y, pred, proba), abs=0.02)
+    assert got["pr_auc"] == pytest.approx(get_task("classification").array_metric("pr_auc", y, pred, proba), abs=0.02)
     for name in ("accuracy", "f1", "roc_auc", "log_loss"):
-        assert array_metric("classification", name, y, pred, proba) == pytest.approx(got[name], rel=1e-9)
+        assert get_task("classification").array_metric(name, y, pred, proba) == pytest.approx(got[name], rel=1e-9)
     matrix = confusion_matrix(df, "label", classes)
     assert matrix.counts == skm.confusion_matrix(y, pred).tolist()
 

@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics
 
 from sparkwright.errors import DataError
-from sparkwright.evaluate import regression_metrics
+from sparkwright.tasks.regression import regression_metrics
 
 
 def _frame(spark, label, prediction):

@@ -52,7 +52,7 @@ from sparkwright.deploy.export import (
 from sparkwright.errors import DataError, ModelError
 from sparkwright.features import build_feature_stages
 from sparkwright.models import fit_model
-from sparkwright.models.baseline import MeanEstimator
+from sparkwright.tasks.regression import MeanEstimator
 
 SCHEMA = (
     "row_id int, city string, room string, floor int, lead double, nights double, adults int, "

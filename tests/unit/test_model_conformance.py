@@ -13,8 +13,9 @@ from pyspark.sql import functions as F
 
 from sparkwright.config import ModelSpec
 from sparkwright.errors import ConfigError, ModelError
-from sparkwright.evaluate import classification_metrics, regression_metrics
 from sparkwright.models import fit_model, get_model_type, model_types, predict
+from sparkwright.tasks.classification import classification_metrics
+from sparkwright.tasks.regression import regression_metrics
 from sparkwright.tracking import Tracker
 
 CATEGORICAL = ["meal", "room_type"]

@@ -13,7 +13,6 @@ from pyspark.sql import functions as F
 
 from sparkwright.config import ModelSpec
 from sparkwright.errors import ConfigError, DataError, ModelError
-from sparkwright.evaluate import regression_metrics
 from sparkwright.models import (
     ModelType,
     fit_model,
@@ -23,6 +22,7 @@ from sparkwright.models import (
     register_model_type,
 )
 from sparkwright.models import registry as registry_module
+from sparkwright.tasks.regression import regression_metrics
 
 CATEGORICAL = ["meal", "room_type"]
 NUMERIC = ["lead_time", "lead_time_missing", "nights"]

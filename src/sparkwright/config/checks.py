@@ -106,15 +106,14 @@ def check_custom_steps(config: ProjectConfig) -> None:
             )
 
 
-def check_classification_section(config: ProjectConfig) -> None:
-    section = config.classification
-    if section is None:
-        return
-    if config.task != "classification":
-        raise ConfigError(
-            f"the classification section applies to task classification, not {config.task!r}; remove it.",
-            "classification",
-        )
+def check_task_sections(config: ProjectConfig) -> None:
+    """A task's own section (``classification: ...``) is given only with that task."""
+    for name, spec in TASKS.items():
+        if spec.section and name != config.task and getattr(config, spec.section, None) is not None:
+            raise ConfigError(
+                f"the {spec.section} section applies to task {name}, not {config.task!r}; remove it.",
+                spec.section,
+            )
 
 
 def check_tune_targets(config: ProjectConfig) -> None:
@@ -147,7 +146,7 @@ CHECKS: list[Check] = [
     check_spark_target,
     check_ingest_mode,
     check_custom_steps,
-    check_classification_section,
+    check_task_sections,
     check_tune_targets,
 ]
 

@@ -1,7 +1,8 @@
 """What each machine-learning task needs from a project file, known without starting Spark.
 
-A new task (classification, clustering, ...) is one more entry in ``TASKS``; config validation, the
-pipeline and the leaderboard read everything task-specific from here.
+This is a task's contract, read by ``sparkwright validate``; what the task does at run time (split,
+baseline, metrics, plots) is its module in ``sparkwright.tasks``. A new task is one entry here and one
+module there.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """The contract of one task: its metrics (name -> higher is better) and whether it needs a label."""
+    """The contract of one task: its metrics (name -> higher is better), whether it needs a label, and the
+    project-file section of its own settings (None: it has none)."""
 
     name: str
     metrics: dict[str, bool] = field(default_factory=dict)
     default_metric: str = ""
     needs_label: bool = True
     numeric_label: bool = True
+    section: str | None = None
 
     def higher_is_better(self, metric: str) -> bool:
         return self.metrics[metric]
@@ -44,5 +47,6 @@ TASKS: dict[str, TaskSpec] = {
         },
         default_metric="roc_auc",
         numeric_label=False,
+        section="classification",
     ),
 }

@@ -160,11 +160,11 @@ def _checked_predictions(
 
 
 def _score(task: str, metric: str, actual: np.ndarray, ensemble: np.ndarray) -> float:
-    from sparkwright.evaluate import array_metric
+    from sparkwright.tasks import get_task
 
     if task == "classification":
-        return array_metric(task, metric, actual, ensemble.argmax(axis=1), ensemble)
-    return array_metric(task, metric, actual, ensemble)
+        return get_task(task).array_metric(metric, actual, ensemble.argmax(axis=1), ensemble)
+    return get_task(task).array_metric(metric, actual, ensemble)
 
 
 # ---- the Spark ML stage -------------------------------------------------------------------------

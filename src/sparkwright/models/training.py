@@ -248,12 +248,9 @@ def predict(fitted: FittedModel | PipelineModel, df: DataFrame) -> DataFrame:
 
 def evaluate_model(fitted: FittedModel, predictions: DataFrame) -> dict[str, float]:
     """The task's test metrics of ``predict(fitted, df)`` output (``df`` must hold the label)."""
-    from sparkwright.evaluate import classification_metrics, regression_metrics
+    from sparkwright.tasks import get_task
 
-    if fitted.task == "classification":
-        assert fitted.classes is not None
-        return classification_metrics(predictions, fitted.label_col, fitted.classes, PREDICTION_COL, PROBABILITY_COL)
-    return regression_metrics(predictions, fitted.label_col, PREDICTION_COL)
+    return get_task(fitted.task).metrics(predictions, fitted.label_col, fitted.classes)
 
 
 def _importances(

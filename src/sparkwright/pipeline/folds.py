@@ -49,7 +49,9 @@ class TrainingFolds:
         cls, config: ProjectConfig, train: DataFrame, folds: int, seed: int, validation_fraction: float
     ) -> TrainingFolds:
         """Folds stratified by the label for classification, keyed by the project's keys where present."""
-        stratify = config.data.label if config.task == "classification" else None
+        from sparkwright.tasks import get_task
+
+        stratify = get_task(config.task).stratify_column(config)
         keys = [k for k in config.data.keys if k in train.columns] or None
         return cls(
             train,

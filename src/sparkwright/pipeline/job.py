@@ -408,18 +408,12 @@ def _pinned_silver(
 
 
 def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tuple[DataFrame, DataFrame, dict]:
-    from sparkwright.data import read_table, split_train_test
+    from sparkwright.data import read_table
+    from sparkwright.tasks import get_task
 
     df = read_table(spark, silver.path, silver.version)
     # Keys listed in data.drop are not in silver; the row's content then identifies it instead.
-    keys = [k for k in config.data.keys if k in df.columns]
-    train, test = split_train_test(
-        df,
-        test_fraction=config.split.test_fraction,
-        seed=config.split.seed,
-        key_columns=keys or None,
-        stratify_by=config.data.label if config.task == "classification" else None,
-    )
+    train, test = get_task(config.task).split(config, df, config.split.test_fraction, config.split.seed)
     train, test = train.cache(), test.cache()
     counts = {"train_rows": train.count(), "test_rows": test.count()}
     if not counts["train_rows"] or not counts["test_rows"]:

@@ -82,8 +82,7 @@ class LocalEvaluator:
         model_type = get_model_type(spec.type, config.task)
         folds, prepared = [], None
         for fit_on, score_on in pairs:
-            settings = fit_settings(config, fit_on)
-            settings["threshold"] = 0.5 if config.task == "classification" else None
+            settings = fit_settings(config, fit_on, trial=True)
             prepared = prepare_training(fit_on, model_type, **settings)
             target = prepared.target
             ensure_fits_driver(prepared.rows, spec.params)
@@ -114,9 +113,9 @@ class LocalEvaluator:
 
     def fold_score(self, index: int, model_type: str, params: dict[str, Any], threads: int | None = None) -> FoldScore:
         """Fit ``model_type`` with ``params`` on fold ``index``'s training part; score its held-out part."""
-        from sparkwright.evaluate import array_metric
         from sparkwright.models import get_model_type
         from sparkwright.models.sklearn_model import predict_local
+        from sparkwright.tasks import get_task
 
         data = self.folds[index]
         kind = get_model_type(model_type, self.task)
@@ -135,7 +134,7 @@ class LocalEvaluator:
         )
         if self.log_label:
             prediction = np.exp(prediction)
-        score = array_metric(self.task, self.metric, data.y_eval, prediction, probability)
+        score = get_task(self.task).array_metric(self.metric, data.y_eval, prediction, probability)
         held_out = probability if probability is not None else prediction
         return FoldScore(score, held_out, kind.local_summary(estimator))
 

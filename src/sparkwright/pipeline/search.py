@@ -268,30 +268,21 @@ class _DriverObjective:
 
     def _fold(self, type_name: str, params: dict[str, Any], index: int) -> FoldScore:
         from pyspark.ml import PipelineModel
-        from pyspark.ml.functions import vector_to_array
 
-        from sparkwright.evaluate import array_metric
-        from sparkwright.models import PREDICTION_COL, PROBABILITY_COL, get_model_type
+        from sparkwright.models import get_model_type
+        from sparkwright.tasks import get_task
 
         model_type = get_model_type(type_name, self.config.task)
         prepared, score_rows = self._prepare(model_type, index)
         estimator = model_type.build(model_type.resolve_params(params, self.config.task), prepared.target)
         model = PipelineModel(stages=[estimator.fit(prepared.rows), *prepared.post_stages])
-        scored = model.transform(score_rows)
-        label = self.config.data.label
-        if self.config.task == "classification":
-            target = prepared.target
-            frame = scored.select(target.label_col, vector_to_array(PROBABILITY_COL).alias("p")).toPandas()
-            y = frame[target.label_col].to_numpy(int)
-            probability = np.vstack(frame["p"].to_numpy()) if len(frame) else np.empty((0, target.num_classes or 2))
-            prediction = (probability[:, 1] >= 0.5) if probability.shape[1] == 2 else probability.argmax(axis=1)
-            score = array_metric("classification", self.metric, y, prediction.astype(float), probability)
-            return FoldScore(score, probability, {})
-        frame = scored.select(label, PREDICTION_COL).toPandas()
-        prediction = frame[PREDICTION_COL].to_numpy(float)
-        return FoldScore(
-            array_metric("regression", self.metric, frame[label].to_numpy(float), prediction), prediction, {}
-        )
+        task = get_task(self.config.task)
+        target = prepared.target
+        # Classification is scored on the indexed label; regression on the label in its own units.
+        label = target.label_col if target.is_classification else self.config.data.label
+        held = task.held_out(model.transform(score_rows), label, target.num_classes)
+        score = task.array_metric(self.metric, held.y, held.prediction, held.probability)
+        return FoldScore(score, held.blendable, {})
 
     def _prepare(self, model_type: Any, index: int) -> tuple[Any, DataFrame]:
         """The fold's fitted feature stages for this type, with the fit and held-out rows transformed and cached."""
@@ -301,8 +292,7 @@ class _DriverObjective:
         key = (index, model_type.name)
         if key not in self._prepared:
             fit_on, score_on = self.pairs[index]
-            settings = fit_settings(self.config, fit_on)
-            settings["threshold"] = 0.5 if self.config.task == "classification" else None
+            settings = fit_settings(self.config, fit_on, trial=True)
             prepared = prepare_training(fit_on, model_type, **settings)
             prepared.rows.cache()
             self._prepared[key] = (prepared, prepared.prefix.transform(score_on).cache())

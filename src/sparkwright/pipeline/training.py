@@ -11,13 +11,10 @@ from sparkwright.pipeline.results import ModelResult, TableRef, lineage_params
 from sparkwright.tracking import Tracker, model_uri_of_run
 
 if TYPE_CHECKING:
-    import pandas as pd
     from pyspark.sql import DataFrame
 
     from sparkwright.models import FittedModel
 
-PLOT_SAMPLE_ROWS = 5_000
-CURVE_SAMPLE_ROWS = 20_000
 # Share of the training split held out to choose a 'max_f1' threshold (the model is then refit on all of it).
 THRESHOLD_VALIDATION_FRACTION = 0.2
 
@@ -55,9 +52,13 @@ def fit_for_project(
     return fit_model(train, spec, threshold=threshold, **kwargs)
 
 
-def fit_settings(config: ProjectConfig, train: DataFrame) -> dict[str, Any]:
-    """The keyword arguments of :func:`sparkwright.models.fit_model` that the project file decides."""
+def fit_settings(config: ProjectConfig, train: DataFrame, *, trial: bool = False) -> dict[str, Any]:
+    """The keyword arguments of :func:`sparkwright.models.fit_model` that the project file decides.
+
+    ``trial``: for a tuning trial's fit (classification: threshold 0.5, no threshold search).
+    """
     from sparkwright.data import feature_columns
+    from sparkwright.tasks import get_task
 
     label = config.data.label
     assert label is not None
@@ -69,15 +70,8 @@ def fit_settings(config: ProjectConfig, train: DataFrame) -> dict[str, Any]:
         "impute": config.cleanse.impute,
         "log_label": config.cleanse.log_label,
         "task": config.task,
-        "threshold": None,
+        **get_task(config.task).fit_settings(config, trial=trial),
     }
-    if config.task == "classification":
-        classification = config.classification_settings
-        settings.update(
-            positive_class=classification.positive_class,
-            class_weight=classification.class_weight,
-            threshold=classification.threshold,
-        )
     return settings
 
 
@@ -102,6 +96,7 @@ def train_one(
     """
     from sparkwright.data import feature_columns
     from sparkwright.models import evaluate_model, predict
+    from sparkwright.tasks import get_task
 
     label = config.data.label
     assert label is not None
@@ -117,8 +112,7 @@ def train_one(
             fitted, fit_seconds = prefitted
         predictions = predict(fitted, test).cache()
         metrics = evaluate_model(fitted, predictions)
-        sample = _plot_sample(fitted, predictions)
-        confusion = _confusion(fitted, predictions)
+        sample = get_task(fitted.task).plot_sample(predictions, fitted.label_col, fitted.classes)
         predictions.unpersist()
         tracker.log_params(
             run_id,
@@ -143,7 +137,7 @@ def train_one(
             # Training-set metrics show over-fitting; nothing downstream waits for them.
             train_metrics = evaluate_model(fitted, predict(fitted, train))
             tracker.log_metrics(run_id, {f"train_{k}": v for k, v in train_metrics.items()})
-            _log_plots(tracker, run_id, spec.display_name, fitted, sample, confusion)
+            _log_plots(tracker, run_id, spec.display_name, fitted, sample)
             tracker.log_spark_model(
                 run_id,
                 fitted.pipeline_model,
@@ -167,7 +161,7 @@ def train_one(
 
 
 def _classification_params(fitted: FittedModel) -> dict[str, Any]:
-    if fitted.task != "classification":
+    if fitted.classes is None:
         return {}
     params: dict[str, Any] = {"classes": ",".join(fitted.classes or [])}
     if fitted.threshold is not None:
@@ -175,69 +169,11 @@ def _classification_params(fitted: FittedModel) -> dict[str, Any]:
     return params
 
 
-def _plot_sample(fitted: FittedModel, predictions: DataFrame) -> pd.DataFrame:
-    """A bounded driver-side sample for the plots: label and prediction, or class index and probabilities."""
-    from pyspark.ml.functions import vector_to_array
-    from pyspark.sql import functions as F
-
-    label = fitted.label_col
-    if fitted.task != "classification":
-        return predictions.select(label, "prediction").limit(PLOT_SAMPLE_ROWS).toPandas()
-    index = F.lit(None).cast("int")
-    for i, cls in enumerate(fitted.classes or []):
-        index = F.when(F.col(f"`{label}`").cast("string") == F.lit(cls), F.lit(i)).otherwise(index)
-    return (
-        predictions.select(index.alias("actual"), vector_to_array("probability").alias("probability"))
-        .limit(CURVE_SAMPLE_ROWS)
-        .toPandas()
-    )
-
-
-def _confusion(fitted: FittedModel, predictions: DataFrame) -> Any:
-    from sparkwright.evaluate import confusion_matrix
-
-    if fitted.task != "classification":
-        return None
-    return confusion_matrix(predictions, fitted.label_col, fitted.classes or [])
-
-
-def _log_plots(
-    tracker: Tracker,
-    run_id: str,
-    name: str,
-    fitted: FittedModel,
-    sample: pd.DataFrame,
-    confusion: Any,
-) -> None:
-    import numpy as np
-
+def _log_plots(tracker: Tracker, run_id: str, name: str, fitted: FittedModel, sample: Any) -> None:
     from sparkwright import plots
+    from sparkwright.tasks import get_task
 
-    if fitted.task == "classification":
-        classes = fitted.classes or []
-        tracker.log_dict(run_id, {"classes": confusion.classes, "counts": confusion.counts}, "confusion_matrix.json")
-        tracker.log_figure(
-            run_id,
-            plots.confusion_matrix(classes, confusion.counts, f"{name}: confusion matrix"),
-            "plots/confusion.png",
-        )
-        actual = sample["actual"].to_numpy(int)
-        scores = np.vstack(sample["probability"].to_numpy()) if len(sample) else np.empty((0, len(classes)))
-        tracker.log_figure(run_id, plots.roc_curve(actual, scores, classes, f"{name}: ROC"), "plots/roc.png")
-        tracker.log_figure(
-            run_id,
-            plots.precision_recall_curve(actual, scores, classes, f"{name}: precision-recall"),
-            "plots/precision_recall.png",
-        )
-    else:
-        label = fitted.label_col
-        actual, predicted = sample[label].to_numpy(float), sample["prediction"].to_numpy(float)
-        tracker.log_figure(
-            run_id,
-            plots.predicted_vs_actual(actual, predicted, f"{name}: predicted vs actual"),
-            "plots/predicted_vs_actual.png",
-        )
-        tracker.log_figure(run_id, plots.residuals(actual, predicted, f"{name}: residuals"), "plots/residuals.png")
+    get_task(fitted.task).log_plots(tracker, run_id, name, sample, fitted.classes)
     if fitted.importances:
         tracker.log_figure(
             run_id,

@@ -112,8 +112,15 @@ def test_the_same_seed_gives_the_same_search(silver, tmp_path):
     assert [(b.family, b.score, b.spec.params) for b in one.families] == [
         (b.family, b.score, b.spec.params) for b in two.families
     ]
-    lightgbm = next(b for b in one.families if b.family == "lightgbm")
-    assert lightgbm.predictions is not None and len(lightgbm.predictions) == len(one.held_out_labels)
+    # The ensemble's candidates: each family's best few finished trials, its best marked, with held-out rows.
+    def candidates(outcome):
+        return [(c.family, c.trial, c.spec) for c in outcome.candidates]
+
+    assert candidates(one) == candidates(two)
+    for family in ("lightgbm", "linear"):
+        mine = [c for c in one.candidates if c.family == family]
+        assert 1 <= len(mine) <= 3 and [c.best_of_family for c in mine] == [True] + [False] * (len(mine) - 1)
+        assert mine[0].spec.name == family and all(len(c.predictions) == len(one.held_out_labels) for c in mine)
     assert one.folds == 3 and one.on_driver
 
 

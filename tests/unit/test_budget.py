@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from sparkwright.config.space import parse_space
@@ -98,3 +99,31 @@ def test_failed_trials_are_kept_with_their_error():
 def test_no_family_is_an_error():
     with pytest.raises(ValueError, match="at least one family"):
         budgeted_search([], local_objective=None, driver_objective=None, budget_seconds=1)
+
+
+def _slow_folds(payload: dict) -> dict:
+    """Five 0.3-second folds through the search's own fold loop (which enforces the trial's time cap)."""
+    from sparkwright.pipeline.local_tuning import FoldScore
+    from sparkwright.pipeline.search import _run_folds
+
+    def fold(index: int) -> FoldScore:
+        time.sleep(0.3)
+        return FoldScore(1.0 + index, np.zeros(1), {})
+
+    return _run_folds(5, fold, 1.0, payload)
+
+
+@pytest.mark.parametrize(
+    ("budget", "statuses", "folds"), [(3, ["ok", "unfinished"], [5, 1]), (60, ["ok", "ok"], [5, 5])]
+)
+def test_a_later_trial_stops_before_a_fold_that_would_pass_its_share_of_the_budget(budget, statuses, folds):
+    # A 3 s budget caps a trial after round 0 at 0.45 s: after one 0.3 s fold, a second would end past it.
+    # The round-0 start point is exempt, so the family has a result however small the budget.
+    slow = [Arm("slow", SPACE, {"x": 0.9}, local=False)]
+    result = budgeted_search(
+        slow, local_objective=None, driver_objective=_slow_folds, budget_seconds=budget, max_trials=2
+    )
+    assert [t.status for t in result.trials] == statuses
+    assert [len(t.fold_losses) for t in result.trials] == folds
+    assert [t.round for t in result.trials] == [0, 1]
+    assert result.trials[-1].fold_losses == [1.0 + i for i in range(folds[-1])]

@@ -182,10 +182,9 @@ def run(
                         )
                     )
             if searched is not None and config.search_settings.ensemble:
-                with stage("ensemble", "Blending the families' best models"):
-                    blended = blend_search_winners(config, searched, results)
+                with stage("ensemble", "Blending the search's best trials"):
+                    blended = blend_search_winners(config, searched, results, train)
                     if blended is not None:
-                        fitted, seconds = blended
                         results.append(
                             train_one(
                                 tracker,
@@ -193,12 +192,12 @@ def run(
                                 experiment_id,
                                 parent_id,
                                 config,
-                                fitted.spec,
+                                blended.model.spec,
                                 train,
                                 test,
                                 silver_ref,
-                                extra_params={"ensemble_members": _members_text(fitted.params["members"])},
-                                prefitted=(fitted, seconds),
+                                extra_params={"ensemble_members": blended.description},
+                                prefitted=(blended.model, blended.fit_seconds),
                             )
                         )
             with stage("artifacts", "Writing models and plots"):
@@ -261,10 +260,6 @@ def _search_params(searched: SearchOutcome | None, spec: ModelSpec, metric: str)
     if best is None:
         return {}
     return {"search_run": searched.run_id, f"search_cv_{metric}": best.score, "search_trials": best.trials}
-
-
-def _members_text(members: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{m['name']} {m['weight']:.2f}" for m in members)
 
 
 def _search_line(searched: SearchOutcome, metric: str) -> str:

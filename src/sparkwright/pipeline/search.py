@@ -8,7 +8,7 @@ does not fit the driver) trains in Spark on the driver's thread. k-fold cross-va
 one hold-out split on large data.
 
 The result names each family's best params (the caller refits them on the whole training split) and
-keeps their held-out predictions, on which the run's ensemble is fitted.
+keeps the held-out predictions of each family's best few trials: the ensemble's candidates.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ from sparkwright.pipeline.families import FAMILIES, FamilyForm, default_families
 from sparkwright.pipeline.folds import TrainingFolds
 from sparkwright.pipeline.local_tuning import FoldScore, LocalEvaluator
 from sparkwright.tracking import Tracker
-from sparkwright.tune._budget import DEADLINE_KEY, FAMILY_KEY, PRUNE_KEY, Arm, BudgetTrial, Progress
+from sparkwright.tune._budget import (
+    DEADLINE_KEY,
+    FAMILY_KEY,
+    PRUNE_KEY,
+    TRIAL_SECONDS_KEY,
+    Arm,
+    BudgetTrial,
+    Progress,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -41,6 +49,9 @@ DRIVER_MAX_CELLS = 100_000_000
 _AUTO_FOLDS = ((20_000, 5), (200_000, 3))
 # Held-out predictions kept for the ensemble only up to this many rows.
 _MAX_BLEND_ROWS = 2_000_000
+# The ensemble chooses among each family's best few trials, not only its best (measured on wa_churn: a
+# larger library helps greedy selection; more than a few adds near-duplicates).
+CANDIDATES_PER_FAMILY = 3
 
 
 @dataclass
@@ -52,7 +63,22 @@ class FamilyBest:
     score: float
     trials: int
     seconds: float
-    predictions: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class Candidate:
+    """A trial the ensemble may choose: its refit spec and its held-out predictions.
+
+    Attributes:
+        best_of_family: True for the family's best trial, whose refit is the family's leaderboard model.
+    """
+
+    family: str
+    trial: int
+    spec: ModelSpec
+    score: float
+    predictions: np.ndarray = field(repr=False)
+    best_of_family: bool = False
 
 
 @dataclass
@@ -67,6 +93,7 @@ class SearchOutcome:
     on_driver: bool
     run_id: str
     held_out_labels: np.ndarray | None = field(default=None, repr=False)
+    candidates: list[Candidate] = field(default_factory=list, repr=False)
 
     @property
     def specs(self) -> list[ModelSpec]:
@@ -302,10 +329,13 @@ class _DriverObjective:
 def _run_folds(
     count: int, fold_score: Callable[[int], FoldScore], sign: float, payload: dict[str, Any]
 ) -> dict[str, Any]:
-    """Score fold after fold; stop after the first when it is past the pruning threshold or the deadline."""
+    """Score fold after fold; stop after the first past the pruning threshold, or before a fold that would end
+    past the search's deadline or the trial's own time cap (judged by the folds so far)."""
+    started = time.time()
+    deadline = min(payload[DEADLINE_KEY], started + payload[TRIAL_SECONDS_KEY])
     losses, predictions, iterations = [], [], []
     for index in range(count):
-        if index and time.time() >= payload[DEADLINE_KEY]:
+        if index and time.time() + (time.time() - started) / index > deadline:
             # Recorded as unfinished (not failed): its folds so far tell the sampler where not to look.
             return {"loss": float(np.mean(losses)), "fold_losses": losses, "pruned": True, "unfinished": True}
         fold = fold_score(index)
@@ -340,13 +370,30 @@ def _outcome(
         first = next((t.error for t in result.trials if t.error), "unknown error")
         raise ModelError(f"every trial of the budgeted search failed; the first error: {first}")
     labels = next(iter(evaluators.values())).held_out_labels if evaluators else None
-    families = []
+
+    def blendable(trial: BudgetTrial) -> np.ndarray | None:
+        predictions = trial.details.get("predictions")
+        if labels is None or predictions is None or len(predictions) != len(labels) or len(labels) > _MAX_BLEND_ROWS:
+            return None
+        return predictions
+
+    families, candidates = [], []
     for name, trial in best.items():
         form = forms[name]
         spent = [t for t in result.trials if t.family == name]
-        predictions = trial.details.get("predictions")
-        if labels is None or predictions is None or len(predictions) != len(labels) or len(labels) > _MAX_BLEND_ROWS:
-            predictions = None
+        ranked = sorted((t for t in spent if t.status == "ok" and t.loss is not None), key=lambda t: (t.loss, t.number))
+        for ranked_trial in ranked[:CANDIDATES_PER_FAMILY]:
+            held_out = blendable(ranked_trial)
+            if held_out is not None:
+                best_of_family = ranked_trial is trial
+                spec = ModelSpec(
+                    type=form.types[config.task],
+                    name=name if best_of_family else f"{name}#{ranked_trial.number}",
+                    params=_refit_params(form, config, ranked_trial),
+                )
+                candidates.append(
+                    Candidate(name, ranked_trial.number, spec, sign * ranked_trial.loss, held_out, best_of_family)
+                )
         families.append(
             FamilyBest(
                 family=name,
@@ -354,7 +401,6 @@ def _outcome(
                 score=sign * trial.loss,
                 trials=len(spent),
                 seconds=sum(t.seconds for t in spent),
-                predictions=predictions,
             )
         )
     rows = [
@@ -371,7 +417,9 @@ def _outcome(
         }
         for t in result.trials
     ]
-    return SearchOutcome(families, rows, result.stopped_by, result.seconds, folds, on_driver, run_id, labels)
+    return SearchOutcome(
+        families, rows, result.stopped_by, result.seconds, folds, on_driver, run_id, labels, candidates
+    )
 
 
 def _refit_params(form: FamilyForm, config: ProjectConfig, trial: BudgetTrial) -> dict[str, Any]:

@@ -33,9 +33,19 @@ from sparkwright.config.space import Distribution
 FAMILY_KEY = "__family"
 PRUNE_KEY = "__prune_above"
 DEADLINE_KEY = "__deadline"
+TRIAL_SECONDS_KEY = "__trial_seconds"
+# After round 0, no trial may take more than this share of the budget: a round waits for its slowest trial,
+# so one 300-tree forest on wide one-hot data would otherwise leave the other workers idle. Round 0's start
+# points are exempt (only the deadline stops them): every family must get a result, however small the budget.
+TRIAL_SHARE = 0.15
 
 DetailedObjective = Callable[[dict[str, Any]], dict[str, Any]]
-"""``objective(params) -> {"loss", "fold_losses", "pruned", ...}``; params carry the three keys above."""
+"""``objective(params) -> {"loss", "fold_losses", "pruned", ...}``; params carry the four keys above.
+
+``DEADLINE_KEY`` is the search's deadline (epoch seconds) and ``TRIAL_SECONDS_KEY`` the trial's own time
+cap (seconds from its start); an objective that evaluates folds stops between them at either and returns
+what it has with ``unfinished: True``.
+"""
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,8 @@ def budgeted_search(
         arms: The families, in the order used to break ties.
         local_objective: Runs the trials of ``local`` arms in worker processes (must pickle).
         driver_objective: Runs the other arms' trials on this thread.
-        budget_seconds: No trial starts after this; running folds stop at the deadline too.
+        budget_seconds: No trial starts after this; running folds stop at the deadline too, and no trial
+            runs past ``TRIAL_SHARE`` of it after round 0.
         max_trials: Cap on the number of trials.
         parallelism: Worker processes for local trials; also scales the trials per round.
         seed: Seeds every family's sampler (each family gets its own, derived from it).
@@ -155,17 +166,20 @@ def budgeted_search(
                 stopped_by = "max_trials" if max_trials is not None and len(trials) >= max_trials else "budget"
                 break
             thresholds = {arm.name: _median_first_fold(trials, arm.name) for arm in arms}
+            trial_seconds = budget_seconds * (1.0 if round_number == 0 else TRIAL_SHARE)
             asked = [(arm, *samplers[arm.name].ask(round_number == 0)) for arm in planned]
             numbered = [(len(trials) + i, arm, token, params) for i, (arm, token, params) in enumerate(asked)]
             futures: dict[int, Future[Any]] = {}
             for number, arm, _token, params in numbered:
                 if arm.local and pool is not None:
-                    futures[number] = pool.submit(_payload(arm, params, thresholds[arm.name], deadline))
+                    futures[number] = pool.submit(_payload(arm, params, thresholds[arm.name], deadline, trial_seconds))
             outcomes: dict[int, tuple[Any, ...]] = {}
             for number, arm, _token, params in numbered:
                 if not arm.local:
                     outcomes[number] = _run_inline(
-                        driver_objective, _payload(arm, params, thresholds[arm.name], deadline), deadline
+                        driver_objective,
+                        _payload(arm, params, thresholds[arm.name], deadline, trial_seconds),
+                        deadline,
                     )
             for number, future in futures.items():
                 outcomes[number] = _result_of(future)
@@ -207,8 +221,16 @@ def _median_first_fold(trials: list[BudgetTrial], family: str) -> float | None:
     return statistics.median(firsts) if len(firsts) >= 3 else None
 
 
-def _payload(arm: Arm, params: dict[str, Any], prune_above: float | None, deadline: float) -> dict[str, Any]:
-    return {**params, FAMILY_KEY: arm.name, PRUNE_KEY: prune_above, DEADLINE_KEY: deadline}
+def _payload(
+    arm: Arm, params: dict[str, Any], prune_above: float | None, deadline: float, trial_seconds: float
+) -> dict[str, Any]:
+    return {
+        **params,
+        FAMILY_KEY: arm.name,
+        PRUNE_KEY: prune_above,
+        DEADLINE_KEY: deadline,
+        TRIAL_SECONDS_KEY: trial_seconds,
+    }
 
 
 def _run_inline(objective: DetailedObjective | None, payload: dict[str, Any], deadline: float) -> tuple[Any, ...]:

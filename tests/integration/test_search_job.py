@@ -112,6 +112,7 @@ def test_the_same_seed_gives_the_same_search(silver, tmp_path):
     assert [(b.family, b.score, b.spec.params) for b in one.families] == [
         (b.family, b.score, b.spec.params) for b in two.families
     ]
+
     # The ensemble's candidates: each family's best few finished trials, its best marked, with held-out rows.
     def candidates(outcome):
         return [(c.family, c.trial, c.spec) for c in outcome.candidates]

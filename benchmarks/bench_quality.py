@@ -1,12 +1,14 @@
 """Model quality on the bundled examples: sparkwright's budgeted search against LightGBM on pandas (issue 10).
 
     .venv/bin/python benchmarks/bench_quality.py [--budget 10m] [--examples hotel_rates,wa_churn] [--trials 30]
+    .venv/bin/python benchmarks/bench_quality.py --budget 1m,3m,10m     # one sparkwright run per budget
 
 For each example, in one run:
 
 1. **sparkwright**: the example's project with its ``models`` and ``tune`` sections removed and
    ``search: {budget: <budget>}`` (the default families), run end to end on the whole dataset; its test
-   metric is the leaderboard's best (what `sparkwright run FILE --budget 10m` registers).
+   metric is the leaderboard's best (what `sparkwright run FILE --budget 10m` registers). With several
+   budgets, one run each (in a workspace of its own): the same split, so one reference serves them all.
 2. The **same silver table and the same train / test split** (sparkwright's ``split_train_test`` with the
    project's seed, stratified for classification) go to LightGBM on pandas, as a data scientist would
    write it: the feature columns as sparkwright sees them, strings as pandas ``category`` (LightGBM's
@@ -134,9 +136,10 @@ def optuna_lightgbm(task: str, X, y, trials: int):
     return estimator(task, subsample_freq=1, **study.best_params).fit(X, y), study.best_params
 
 
-def bench(example: str, budget: str, trials: int, root: Path) -> dict:
-    leaderboard, sw_seconds, result = run_sparkwright(example, budget, root)
-    config = load_project(root / example / "examples" / example / f"{example}.yaml")
+def bench(example: str, budgets: list[str], trials: int, root: Path) -> dict:
+    runs = {budget: run_sparkwright(example, budget, root / budget) for budget in budgets}
+    _, _, result = runs[budgets[0]]
+    config = load_project(root / budgets[0] / example / "examples" / example / f"{example}.yaml")
     task, metric = config.task, result.metric
     train, test, categorical, numeric = pandas_split(config, result)
     positive = None
@@ -151,25 +154,15 @@ def bench(example: str, budget: str, trials: int, root: Path) -> dict:
     tuned, best_params = optuna_lightgbm(task, X_train, y_train, trials)
     tuned_seconds = time.perf_counter() - started
 
-    best = leaderboard[0]
+    leaderboard = runs[budgets[0]][0]
     baseline = next(row for row in leaderboard if row["model"] == "baseline")
-    search = result.search
     return {
         "example": example,
         "task": task,
         "metric": metric,
         "train_rows": len(train),
         "test_rows": len(test),
-        "sparkwright": {
-            "metric": best[metric],
-            "best_model": best["model"],
-            "seconds": sw_seconds,
-            "search_seconds": search.seconds if search else None,
-            "search_trials": len(search.trials) if search else None,
-            "leaderboard": [
-                {"model": r["model"], metric: r[metric], "fit_seconds": r["fit_seconds"]} for r in leaderboard
-            ],
-        },
+        "sparkwright": {budget: _sparkwright_row(metric, *runs[budget]) for budget in budgets},
         "lightgbm_defaults": {"metric": score(task, default, X_test, y_test), "seconds": default_seconds},
         "lightgbm_optuna": {
             "metric": score(task, tuned, X_test, y_test),
@@ -178,6 +171,18 @@ def bench(example: str, budget: str, trials: int, root: Path) -> dict:
             "best_params": best_params,
         },
         "baseline": {"metric": baseline[metric]},
+    }
+
+
+def _sparkwright_row(metric: str, leaderboard: list[dict], seconds: float, result) -> dict:
+    best, search = leaderboard[0], result.search
+    return {
+        "metric": best[metric],
+        "best_model": best["model"],
+        "seconds": seconds,
+        "search_seconds": search.seconds if search else None,
+        "search_trials": len(search.trials) if search else None,
+        "leaderboard": [{"model": r["model"], metric: r[metric], "fit_seconds": r["fit_seconds"]} for r in leaderboard],
     }
 
 
@@ -190,26 +195,25 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     root = Path(tempfile.mkdtemp(prefix="sparkwright-quality-"))
-    rows = [bench(example, args.budget, args.trials, root) for example in args.examples.split(",")]
+    budgets = args.budget.split(",")
+    rows = [bench(example, budgets, args.trials, root) for example in args.examples.split(",")]
 
     print(f"\nModel quality, test set (budget {args.budget}, LightGBM + Optuna {args.trials} trials x 5-fold CV)")
-    print(f"{'example':<12} {'contender':<22} {'metric':>14} {'vs optuna':>10} {'wall s':>8}")
+    print(f"{'example':<12} {'contender':<26} {'metric':>14} {'vs optuna':>10} {'wall s':>8}  best (trials)")
     for row in rows:
         metric = row["metric"]
         reference = row["lightgbm_optuna"]["metric"]
-        for name in ("baseline", "lightgbm_defaults", "lightgbm_optuna", "sparkwright"):
-            value = row[name]["metric"]
-            seconds = row[name].get("seconds")
+        contenders = [(name, row[name]) for name in ("baseline", "lightgbm_defaults", "lightgbm_optuna")]
+        contenders += [(f"sparkwright --budget {b}", ours) for b, ours in row["sparkwright"].items()]
+        for name, numbers in contenders:
+            value, seconds = numbers["metric"], numbers.get("seconds")
             shown = f"{seconds:8.1f}" if seconds is not None else f"{'':>8}"
-            print(f"{row['example']:<12} {name:<22} {metric} {value:8.4f} {value / reference:9.3f}x {shown}")
-        ours = row["sparkwright"]
-        print(f"{'':<12} sparkwright best: {ours['best_model']}, {ours['search_trials']} search trials")
+            best = f"  {numbers['best_model']} ({numbers['search_trials']})" if "best_model" in numbers else ""
+            print(f"{row['example']:<12} {name:<26} {metric} {value:8.4f} {value / reference:9.4f}x {shown}{best}")
     out = Path(__file__).parent / "results" / "quality.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(
-        json.dumps(
-            {"machine": platform.platform(), "cpus": os.cpu_count(), "budget": args.budget, "rows": rows}, indent=2
-        )
+        json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "budgets": budgets, "rows": rows}, indent=2)
     )
     print(f"\nwrote {out}")
 

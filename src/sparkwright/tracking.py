@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.pyfunc import PyFuncModel
+    from mlflow.types import Schema
     from pyspark.ml import PipelineModel
 
 log = logging.getLogger(__name__)
@@ -155,16 +156,22 @@ class Tracker:
         input_example: pd.DataFrame,
         predictions: pd.DataFrame,
         artifact_path: str = "model",
+        input_schema: Schema | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> LoggedModel:
-        """Log a fitted PipelineModel with a signature (raw input columns -> prediction) and an example.
+        """Log a fitted PipelineModel with a signature (input columns -> prediction) and an example.
 
-        The model is saved locally and uploaded as run artifacts through the client, so no MLflow global
-        state (active run, tracking URI environment variable) is touched.
+        ``input_schema`` replaces the inputs inferred from the example (to mark optional columns);
+        ``metadata`` goes into the MLmodel file. The model is saved locally and uploaded as run artifacts
+        through the client, so no MLflow global state (active run, tracking URI environment variable) is touched.
         """
         import mlflow.spark
-        from mlflow.models import infer_signature
+        from mlflow.models import ModelSignature, infer_signature
 
-        signature = infer_signature(input_example, predictions)
+        if input_schema is None:
+            signature = infer_signature(input_example, predictions)
+        else:  # the outputs as MLflow infers them; the inputs as given (optional columns marked)
+            signature = ModelSignature(inputs=input_schema, outputs=infer_signature(predictions).inputs)
         with tempfile.TemporaryDirectory(prefix="sparkwright-model-") as folder:
             local = Path(folder) / artifact_path
             try:
@@ -175,6 +182,7 @@ class Tracker:
                     input_example=input_example,
                     pip_requirements=PIP_REQUIREMENTS,
                     dfs_tmpdir=str(Path(folder) / "dfs"),
+                    metadata=dict(metadata) if metadata else None,
                 )
             except Exception as exc:
                 raise TrackingError(f"MLflow could not save the model of run {run_id}: {exc}") from exc

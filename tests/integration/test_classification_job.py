@@ -76,7 +76,7 @@ def test_champion_loads_as_pyfunc_and_predicts_the_labels_values(churn_run, spar
     from sparkwright.data import read_table
 
     result, workspace = churn_run
-    assert "mlflow.pyfunc.load_model('models:/wa-churn@champion') predicts:" in result.output
+    assert "mlflow.pyfunc.load_model('models:/wa-churn@champion') predicts on source rows:" in result.output
     model = mlflow.pyfunc.load_model("models:/wa-churn@champion")
     inputs = model.metadata.get_input_schema().input_names()
     assert "churn" not in inputs and "rownames" not in inputs

@@ -135,7 +135,7 @@ def test_demo_runs_the_bundled_example_and_scores_with_the_champion(spark, works
     for model in ("baseline", "lightgbm", "xgboost", "linear"):
         assert model in out
     assert "promoted to champion" in out
-    assert "mlflow.pyfunc.load_model('models:/hotel-rates@champion') predicts:" in out
+    assert "mlflow.pyfunc.load_model('models:/hotel-rates@champion') predicts on source rows:" in out
     assert (workspace.root / "examples" / "hotel_rates" / "hotel_rates.yaml").is_file()
 
 

@@ -95,9 +95,10 @@ def demo(
         ws = Workspace.resolve(workspace)
         project_file = materialise_example(example, ws, sample_rows=sample)
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
-        result = _run_and_report(with_budget(load_project(project_file), budget), ws.root, None, None, {})
+        config = with_budget(load_project(project_file), budget)
+        result = _run_and_report(config, ws.root, None, None, {})
         if result.registered_model:
-            _show_champion_scores(result, ws)
+            _show_champion_scores(result, config, ws)
 
 
 BudgetOption = Annotated[
@@ -129,20 +130,30 @@ def with_budget(config: ProjectConfig, budget: str | None) -> ProjectConfig:
     return config.model_copy(update={"search": search})
 
 
-def _show_champion_scores(result: RunResult, ws: Workspace) -> None:
-    """Prove the registered champion is usable outside Spark ML code: load it as pyfunc and score rows."""
-    from sparkwright.data import read_table
+def _show_champion_scores(result: RunResult, config: ProjectConfig, ws: Workspace) -> None:
+    """Prove the registered champion is usable outside Spark ML code: load it as pyfunc and score the first
+    rows of the source file as they are (or of silver, for a model that takes silver rows)."""
+    from sparkwright.data import read_source, read_table
+    from sparkwright.data.preparation import MODEL_INPUT_KEY
     from sparkwright.session import get_session
     from sparkwright.tracking import CHAMPION, Tracker
 
     model = Tracker(ws.tracking_uri, ws.artifacts).load_pyfunc(result.registered_model, CHAMPION)
     inputs = model.metadata.get_input_schema().input_names()
-    silver = result.tables["silver"]
-    rows = read_table(get_session(), silver.path, silver.version).limit(3).toPandas()
-    predicted = model.predict(rows[inputs])
+    if (model.metadata.metadata or {}).get(MODEL_INPUT_KEY) == "raw":
+        rows = read_source(get_session(), config.data.source)[0].limit(3).toPandas()
+        shape = "source rows"
+    else:
+        silver = result.tables["silver"]
+        rows = read_table(get_session(), silver.path, silver.version).limit(3).toPandas()
+        shape = "silver rows"
+    predicted = model.predict(rows[[c for c in inputs if c in rows.columns]])
+    predicted = predicted["prediction"] if hasattr(predicted, "columns") else predicted
     label = result.label
     pairs = ", ".join(f"{_short(p)} (actual {_short(a)})" for p, a in zip(list(predicted), rows[label], strict=True))
-    console.print(f"mlflow.pyfunc.load_model('models:/{result.registered_model}@{CHAMPION}') predicts: {pairs}")
+    console.print(
+        f"mlflow.pyfunc.load_model('models:/{result.registered_model}@{CHAMPION}') predicts on {shape}: {pairs}"
+    )
 
 
 def _short(value: object) -> str:

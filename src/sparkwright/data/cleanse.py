@@ -12,22 +12,29 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType
+from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType, StructType
 
 from sparkwright.config.checks import did_you_mean
 from sparkwright.config.schema import ProjectConfig
-from sparkwright.data.lake import spark_message, write_rejects, write_table
+from sparkwright.data.lake import write_rejects, write_table
+from sparkwright.data.preparation import (
+    INDICATOR_OF_KEY,
+    MISSING_SUFFIX,
+    column,
+    filter_condition,
+    indicator_column,
+    is_missing,
+    silver_column,
+    source_metadata,
+)
 from sparkwright.data.steps import apply_steps
-from sparkwright.errors import ConfigError, DataError
+from sparkwright.errors import DataError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 log = logging.getLogger(__name__)
-
-MISSING_SUFFIX = "_missing"
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,8 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     and the features (``data.features``, else all but ``data.drop``); booleans and
     numbers become doubles, with ``<col>_missing`` indicators for numeric features that have gaps;
     missing or empty strings become ``cleanse.categorical_missing``. Dates and timestamps are left as
-    they are (``report["other_columns"]``).
+    they are (``report["other_columns"]``). The feature columns are built by ``data.preparation``, the
+    definitions a model's scoring repeats, and carry their source type in their metadata.
 
     The report's counts need two Spark jobs over ``df``; cache ``df`` first if it is expensive to compute.
 
@@ -76,7 +84,7 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     if config.cleanse.deduplicate:
         df = df.dropDuplicates(config.data.keys or None)
     # Filters see every bronze column, so a dropped column (e.g. a date) can still select rows.
-    passes = [_filter_condition(df, expression, index) for index, expression in enumerate(config.cleanse.filters)]
+    passes = [filter_condition(df, expression, index) for index, expression in enumerate(config.cleanse.filters)]
     reason = _quarantine_reason(label, types.get(label) if label else None, config.cleanse.log_label)
     df = df.withColumn("_reason", reason)
 
@@ -85,18 +93,21 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     categorical = [c for c in features if isinstance(types[c], StringType)]
     other = [c for c in features if c not in numeric and c not in categorical]
 
-    # One job counts duplicates, quarantined rows, rows removed per filter and nulls per numeric feature.
+    # One job counts duplicates, quarantined rows, rows removed per filter and gaps per feature.
     kept = F.col("_reason").isNull()
     aggs = [F.count(F.lit(1)).alias("rows"), F.count("_reason").alias("rejected")]
     for index, condition in enumerate(passes):
         aggs.append(F.count(F.when(kept & ~condition, 1)).alias(f"f{index}"))
         kept = kept & condition
-    aggs += [F.count(F.when(kept & _is_missing(_col(c), types[c]), 1)).alias(f"m{i}") for i, c in enumerate(numeric)]
+    aggs += [F.count(F.when(kept & is_missing(column(c), types[c]), 1)).alias(f"m{i}") for i, c in enumerate(numeric)]
+    blank = [column(c).isNull() | (column(c) == "") for c in categorical]
+    aggs += [F.count(F.when(kept & gap, 1)).alias(f"s{i}") for i, gap in enumerate(blank)]
     counts = df.agg(*aggs).first()
 
-    rejected = df.where(F.col("_reason").isNotNull()).select(*[_col(c) for c in columns], "_reason")
+    rejected = df.where(F.col("_reason").isNotNull()).select(*[column(c) for c in columns], "_reason")
     silver = df.where(kept)
     with_gaps = [c for i, c in enumerate(numeric) if counts[f"m{i}"] > 0]
+    optional = set(with_gaps) | {c for i, c in enumerate(categorical) if counts[f"s{i}"] > 0}
     indicators = [c + MISSING_SUFFIX for c in with_gaps] if config.cleanse.missing_indicators else []
     clashes = [name for name in indicators if name in columns]
     if clashes:
@@ -107,19 +118,17 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
 
     out: list[Column] = []
     for c in columns:
-        value = _col(c)
-        if c in numeric or (c == label and _is_numeric(types[c])):
-            out.append(value.cast("double").alias(c))
-        elif c in categorical:
-            out.append(
-                F.when(value.isNull() | (value == ""), F.lit(config.cleanse.categorical_missing))
-                .otherwise(value)
-                .alias(c)
-            )
+        if c in numeric or c in categorical:
+            metadata = source_metadata(types[c], c in optional)
+            out.append(silver_column(c, types[c], config.cleanse.categorical_missing).alias(c, metadata=metadata))
+        elif c == label and _is_numeric(types[c]):
+            out.append(column(c).cast("double").alias(c))
         else:
-            out.append(value)
+            out.append(column(c))
     if config.cleanse.missing_indicators:
-        out += [_is_missing(_col(c), types[c]).cast("double").alias(c + MISSING_SUFFIX) for c in with_gaps]
+        out += [
+            indicator_column(c, types[c]).alias(c + MISSING_SUFFIX, metadata={INDICATOR_OF_KEY: c}) for c in with_gaps
+        ]
     silver = silver.select(*out)
 
     filtered = {expression: int(counts[f"f{i}"]) for i, expression in enumerate(config.cleanse.filters)}
@@ -150,8 +159,8 @@ def write_silver(result: CleanseResult, table_path: str, rejects_path: str) -> i
     return write_table(result.df, table_path)
 
 
-def feature_columns(df: DataFrame, config: ProjectConfig) -> tuple[list[str], list[str]]:
-    """The (categorical, numeric) feature columns of a silver DataFrame, label excluded.
+def feature_columns(df: DataFrame | StructType, config: ProjectConfig) -> tuple[list[str], list[str]]:
+    """The (categorical, numeric) feature columns of a silver DataFrame (or its schema), label excluded.
 
     Categorical = string columns; numeric = numeric columns, missing-indicator columns included. With
     ``data.features`` set, only those features (and their indicators) count. Other types (dates) are left out.
@@ -160,7 +169,8 @@ def feature_columns(df: DataFrame, config: ProjectConfig) -> tuple[list[str], li
     wanted = set(config.data.features) if config.data.features else None
     categorical: list[str] = []
     numeric: list[str] = []
-    for f in df.schema.fields:
+    schema = df if isinstance(df, StructType) else df.schema
+    for f in schema.fields:
         if f.name == label:
             continue
         base = f.name[: -len(MISSING_SUFFIX)] if f.name.endswith(MISSING_SUFFIX) else f.name
@@ -210,7 +220,7 @@ def _quarantine_reason(label: str | None, label_type: DataType | None, log_label
     """Why a row cannot be used for training, or null."""
     if not label:
         return F.lit(None).cast("string")
-    value = _col(label)
+    value = column(label)
     reason = F.when(value.isNull(), F.lit(f"label {label!r} is null"))
     if isinstance(label_type, FloatType | DoubleType):
         reason = reason.when(F.isnan(value), F.lit(f"label {label!r} is NaN"))
@@ -219,35 +229,5 @@ def _quarantine_reason(label: str | None, label_type: DataType | None, log_label
     return reason
 
 
-def _filter_condition(df: DataFrame, expression: str, index: int) -> Column:
-    """A filter as a null-safe boolean column (a null result removes the row, as SQL WHERE does)."""
-    path = f"cleanse.filters[{index}]"
-    try:
-        condition = F.expr(expression)
-        # Analyse now (Spark Connect is lazy), so the error names the filter rather than a later count.
-        data_type = df.select(condition.alias("_check")).schema[0].dataType
-    except AnalysisException as exc:  # ParseException is a subclass; Connect raises the same types
-        raise ConfigError(
-            f"{expression!r} is not a valid Spark SQL condition on the data: {spark_message(exc)}", path
-        ) from exc
-    if not isinstance(data_type, BooleanType):
-        raise ConfigError(
-            f"{expression!r} gives values of type {data_type.simpleString()}, not true/false; "
-            "write a condition such as 'price > 0'.",
-            path,
-        )
-    return F.coalesce(condition, F.lit(False))
-
-
-def _is_missing(value: Column, data_type: DataType) -> Column:
-    if isinstance(data_type, FloatType | DoubleType):
-        return value.isNull() | F.isnan(value)
-    return value.isNull()
-
-
 def _is_numeric(data_type: DataType) -> bool:
     return isinstance(data_type, NumericType)
-
-
-def _col(name: str) -> Column:
-    return F.col("`" + name.replace("`", "``") + "`")

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType
+from pyspark.sql.types import BooleanType, DataType, NumericType, StringType
 
 from sparkwright.config.checks import did_you_mean, require_unique_names
 from sparkwright.config.quality import AllowedValuesRule, NotNullRule, PatternRule, RangeRule, UniqueRule
 from sparkwright.data.lake import spark_message
+from sparkwright.data.preparation import column, is_missing
 from sparkwright.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def check_quality(df: DataFrame, rules: list[QualityRule]) -> QualityResult:
     """
     _check_names(df, rules)
     types = {f.name: f.dataType for f in df.schema.fields}
-    original = [_col(c) for c in df.columns]
+    original = [column(c) for c in df.columns]
 
     checked = df
     fails: list[Column] = []
@@ -82,12 +83,12 @@ def check_quality(df: DataFrame, rules: list[QualityRule]) -> QualityResult:
     for index, rule in enumerate(rules):
         if isinstance(rule, UniqueRule):
             # A window count keeps every row and needs one shuffle by the key; nothing goes to the driver.
-            count = F.count(F.lit(1)).over(Window.partitionBy(*map(_col, rule.columns)))
+            count = F.count(F.lit(1)).over(Window.partitionBy(*map(column, rule.columns)))
             checked = checked.withColumn(f"__count{index}", count)
             kept.append(F.col(f"__count{index}"))
             fail, reason = _unique(rule, F.col(f"__count{index}"), types)
         else:
-            fail, reason = _column_rule(df.sparkSession, rule, index, types[rule.column])
+            fail, reason = rule_failure(df.sparkSession, rule, index, types[rule.column])
         fails.append(F.coalesce(fail, F.lit(False)))
         reasons.append(reason)
 
@@ -140,25 +141,28 @@ def _check_names(df: DataFrame, rules: list[QualityRule]) -> None:
             if isinstance(rule, UniqueRule)
             else [(f"quality[{index}].column", rule.column)]
         )
-        for path, column in columns:
-            if column not in available:
+        for path, name in columns:
+            if name not in available:
                 raise DataError(
-                    f"{path}: rule {rule.display_name!r} checks column {column!r}, which is not in the data."
-                    + did_you_mean(column, available)
+                    f"{path}: rule {rule.display_name!r} checks column {name!r}, which is not in the data."
+                    + did_you_mean(name, available)
                     + f" Available columns: {', '.join(available)}."
                 )
 
 
-def _column_rule(spark: SparkSession, rule: QualityRule, index: int, data_type: DataType) -> tuple[Column, Column]:
-    """(fails, reason) of a single-column rule; ``fails`` may be null, which the caller reads as passing."""
-    value = _col(rule.column)
+def rule_failure(spark: SparkSession, rule: QualityRule, index: int, data_type: DataType) -> tuple[Column, Column]:
+    """(fails, reason) of a single-column rule; ``fails`` may be null, which the caller reads as passing.
+
+    Also what a model that takes source-shaped rows checks at scoring (``data.preparation``).
+    """
+    value = column(rule.column)
     shown = F.concat(F.lit(f"{rule.column} = "), _show(value, data_type))
     if isinstance(rule, NotNullRule):
-        missing = _is_missing(value, data_type)
+        missing = is_missing(value, data_type)
         return missing, F.when(value.isNull(), F.lit(f"{rule.column} is null")).otherwise(
             F.lit(f"{rule.column} is NaN")
         )
-    present = ~_is_missing(value, data_type)
+    present = ~is_missing(value, data_type)
     if isinstance(rule, RangeRule):
         if not isinstance(data_type, NumericType):
             raise DataError(
@@ -174,7 +178,7 @@ def _column_rule(spark: SparkSession, rule: QualityRule, index: int, data_type: 
         high = "inf" if rule.max is None else f"{rule.max:g}"
         return present & outside, F.concat(shown, F.lit(f" is outside [{low}, {high}]"))
     if isinstance(rule, AllowedValuesRule):
-        values = _allowed_values(rule, index, data_type)
+        values = allowed_values(rule, index, data_type)
         listing = ", ".join(repr(v) for v in values)
         return present & ~value.isin(values), F.concat(shown, F.lit(f" is not one of {listing}"))
     if isinstance(rule, PatternRule):
@@ -186,7 +190,7 @@ def _column_rule(spark: SparkSession, rule: QualityRule, index: int, data_type: 
 
 def _unique(rule: UniqueRule, count: Column, types: dict[str, DataType]) -> tuple[Column, Column]:
     """(fails, reason) of a unique rule, e.g. ``(hotel, night) = ('A', 2) occurs 3 times``."""
-    shown = [_show(_col(c), types[c]) for c in rule.columns]
+    shown = [_show(column(c), types[c]) for c in rule.columns]
     if len(rule.columns) == 1:
         key = F.concat(F.lit(f"{rule.columns[0]} = "), shown[0])
     else:
@@ -194,7 +198,7 @@ def _unique(rule: UniqueRule, count: Column, types: dict[str, DataType]) -> tupl
     return count > 1, F.concat(key, F.lit(" occurs "), count.cast("string"), F.lit(" times"))
 
 
-def _allowed_values(rule: AllowedValuesRule, index: int, data_type: DataType) -> list[Any]:
+def allowed_values(rule: AllowedValuesRule, index: int, data_type: DataType) -> list[Any]:
     """The rule's values in the column's type, so ``isin`` never casts the column (ANSI mode would fail)."""
     path = f"quality[{index}].values"
     if isinstance(data_type, StringType):
@@ -232,18 +236,8 @@ def _show(value: Column, data_type: DataType) -> Column:
     return F.coalesce(text, F.lit("null"))
 
 
-def _is_missing(value: Column, data_type: DataType) -> Column:
-    if isinstance(data_type, FloatType | DoubleType):
-        return value.isNull() | F.isnan(value)
-    return value.isNull()
-
-
 def _any(flags: list[Column]) -> Column:
     result = F.lit(False)
     for flag in flags:
         result = result | flag
     return result
-
-
-def _col(name: str) -> Column:
-    return F.col("`" + name.replace("`", "``") + "`")

@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparkwright.data.preparation import REASON_COL
 from sparkwright.errors import DataError, ModelError
 from sparkwright.registry import Registry, VersionInfo, parse_model_ref
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
 INPUT_COL = "_input"
+# The input row as it came, carried through the model (which prepares the input columns in place).
+_INPUT_STRUCT = "__sw_input"
+RAW_COL = "__sw_raw"
 # MLflow signature types -> Spark SQL types, for reading files with the model's own column types.
 _SPARK_TYPES = {
     "string": "string",
@@ -49,15 +53,27 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A registered version with its Spark ML pipeline and its signature's input columns."""
+    """A registered version with its Spark ML pipeline and its signature's input columns.
+
+    Attributes:
+        inputs: Column -> Spark SQL type, in signature order.
+        optional: The input columns a row may lack (the model prepares them as missing).
+        takes: ``raw`` (source-shaped rows, prepared by the model) or ``silver`` (an older model).
+    """
 
     info: VersionInfo
     pipeline: Any
-    inputs: dict[str, str]  # column -> Spark SQL type
+    inputs: dict[str, str]
+    optional: frozenset[str] = frozenset()
+    takes: str = "silver"
 
     @property
     def uri(self) -> str:
         return f"models:/{self.info.name}/{self.info.version}"
+
+    @property
+    def required(self) -> list[str]:
+        return [c for c in self.inputs if c not in self.optional]
 
 
 def load_spark_model(registry: Registry, model: str) -> LoadedModel:
@@ -77,13 +93,14 @@ def load_spark_model(registry: Registry, model: str) -> LoadedModel:
             f"models:/{info.name}/{info.version} has no Spark flavour (flavours: {', '.join(metadata.flavors)}); "
             "batch scoring takes models trained by sparkwright run."
         )
+    from sparkwright.data.preparation import MODEL_INPUT_KEY
+
     schema = metadata.get_input_schema()
-    inputs = (
-        {c.name: _SPARK_TYPES.get(getattr(c.type, "name", str(c.type)), "string") for c in schema.inputs}
-        if schema
-        else {}
-    )
-    return LoadedModel(info, mlflow.spark.load_model(str(local)), inputs)
+    columns = schema.inputs if schema else []
+    inputs = {c.name: _SPARK_TYPES.get(getattr(c.type, "name", str(c.type)), "string") for c in columns}
+    optional = frozenset(c.name for c in columns if not c.required)
+    takes = (metadata.metadata or {}).get(MODEL_INPUT_KEY, "silver")
+    return LoadedModel(info, mlflow.spark.load_model(str(local)), inputs, optional, takes)
 
 
 def read_input(spark: SparkSession, source: str, types: dict[str, str]) -> tuple[DataFrame, DataFrame | None, str]:
@@ -135,48 +152,80 @@ def score_batch(spark: SparkSession, registry: Registry, model: str, source: str
 
     loaded = load_spark_model(registry, model)
     rows, rejected, input_id = read_input(spark, source, loaded.inputs)
-    missing = [c for c in loaded.inputs if c not in rows.columns]
-    if missing:
-        raise DataError(
-            f"the input lacks columns the model {loaded.uri} takes: {missing}; it takes "
-            f"{', '.join(loaded.inputs)} (a sparkwright silver table has them all)."
-        )
-    clashes = [c for c in ("prediction", "probability", INPUT_COL) if c in rows.columns]
-    if clashes:
-        raise DataError(f"the input already has column(s) {clashes}; drop or rename them before scoring.")
-    scored = _with_outputs(loaded.pipeline.transform(rows))
-    result = scored.select(
-        *[F.col(f"`{c}`") for c in rows.columns],
-        *[c for c in ("prediction", "probability") if c in scored.columns],
-        F.lit(loaded.info.name).alias("_model_name"),
-        F.lit(int(loaded.info.version)).alias("_model_version"),
-        F.lit(loaded.uri).alias("_model_uri"),
-        F.lit(input_id).alias(INPUT_COL),
-        F.current_timestamp().alias("_scored_at"),
-    ).cache()
+    check_input_columns(loaded, rows.columns)
+    provenance = [F.lit(input_id).alias(INPUT_COL), F.current_timestamp().alias("_scored_at")]
+    scored = score_frame(loaded, rows, rows.columns, provenance).cache()
     try:
-        count = result.count()
+        accepted = scored.where(F.col(REASON_COL).isNull()).drop(REASON_COL, RAW_COL)
+        count = accepted.count()
         condition = f"{INPUT_COL} = '{_sql_text(input_id)}'"
-        version = write_table(result, output, mode="overwrite", replace_where=condition)
-    finally:
-        result.unpersist()
-    rejected_rows, rejects_table = 0, None
-    if rejected is not None:
-        rejected_rows = rejected.count()
+        version = write_table(accepted, output, mode="overwrite", replace_where=condition)
+        refused = scored.where(F.col(REASON_COL).isNotNull()).select(
+            F.col(RAW_COL).alias("_raw"), F.col(REASON_COL).alias("_reason"), F.lit(input_id).alias("_source")
+        )
+        if rejected is not None:
+            refused = rejected.unionByName(refused)
+        rejected_rows, rejects_table = refused.count(), None
         if rejected_rows:
             rejects_table = output.rstrip("/") + "_rejects"
-            write_rejects(rejected.withColumn("_scored_at", F.current_timestamp()), rejects_table, rows=rejected_rows)
+            write_rejects(refused.withColumn("_scored_at", F.current_timestamp()), rejects_table, rows=rejected_rows)
+    finally:
+        scored.unpersist()
     log.info("scored %d rows of %s with %s into %s v%d", count, input_id, loaded.uri, output, version)
     return BatchResult(loaded.uri, output, version, count, rejected_rows, rejects_table, input_id)
 
 
+def check_input_columns(loaded: LoadedModel, columns: list[str]) -> None:
+    """Refuse, before any Spark job, an input that lacks a required column or already has an output column.
+
+    Raises:
+        DataError: Names the missing or clashing columns and what the model takes.
+    """
+    missing = [c for c in loaded.required if c not in columns]
+    if missing:
+        shape = "rows shaped like its source data" if loaded.takes == "raw" else "silver rows"
+        optional = f"; optional: {', '.join(sorted(loaded.optional))}" if loaded.optional else ""
+        raise DataError(
+            f"the input lacks columns the model {loaded.uri} needs: {missing}; it takes {shape} with "
+            f"{', '.join(loaded.inputs)}{optional}."
+        )
+    clashes = [c for c in ("prediction", "probability", INPUT_COL, REASON_COL, RAW_COL) if c in columns]
+    if clashes:
+        raise DataError(f"the input already has column(s) {clashes}; drop or rename them before scoring.")
+
+
+def score_frame(loaded: LoadedModel, rows: DataFrame, inputs: list[str], provenance: list[Column]) -> DataFrame:
+    """Score ``rows``: its ``inputs`` columns as given, the model's outputs, the model's name, version and
+    URI, then ``provenance`` (columns over ``rows``), and for each row the reason the model refused it
+    (``REASON_COL``, null for scored rows) with the row as JSON (``RAW_COL``)."""
+    from pyspark.sql import functions as F
+
+    # The model prepares its input columns in place; the output keeps the values as they came.
+    packed = rows.withColumn(_INPUT_STRUCT, F.struct(*[F.col(f"`{c}`") for c in inputs]))
+    scored = _with_outputs(loaded.pipeline.transform(packed))
+    reason = F.col(REASON_COL) if REASON_COL in scored.columns else F.lit(None).cast("string")
+    return scored.select(
+        *[F.col(f"{_INPUT_STRUCT}.`{c}`").alias(c) for c in inputs],
+        *[c for c in ("prediction", "probability") if c in scored.columns],
+        F.lit(loaded.info.name).alias("_model_name"),
+        F.lit(int(loaded.info.version)).alias("_model_version"),
+        F.lit(loaded.uri).alias("_model_uri"),
+        *provenance,
+        reason.alias(REASON_COL),
+        F.to_json(F.col(_INPUT_STRUCT)).alias(RAW_COL),
+    )
+
+
 def _with_outputs(scored: DataFrame) -> DataFrame:
-    """Class probabilities as an array (Delta stores arrays; ML vectors are a Spark-only type)."""
+    """Class probabilities as an array (Delta stores arrays; ML vectors are a Spark-only type); null stays
+    null (a row the model refused)."""
     if "probability" not in scored.columns:
         return scored
     from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
 
-    return scored.withColumn("probability", vector_to_array("probability"))
+    probability = F.col("probability")
+    return scored.withColumn("probability", F.when(probability.isNotNull(), vector_to_array(probability)))
 
 
 def _sql_text(text: str) -> str:

@@ -161,7 +161,8 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
 
     from sparkwright.deploy.export.runtime import ExportedScorer
 
-    record_model = _record_model(served.inputs, BaseModel, ConfigDict, Field, create_model)
+    ignored = served.predictor.ignored_columns if isinstance(served.predictor, ExportedScorer) else []
+    record_model = _record_model(served.inputs, ignored, BaseModel, ConfigDict, Field, create_model)
     score = _score_exported if isinstance(served.predictor, ExportedScorer) else _score_pyfunc
 
     class PredictRequest(BaseModel):
@@ -210,6 +211,8 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
                 answer = score(served, records)
             else:
                 answer = await run_in_threadpool(score, served, records)
+        except RefusedRecords as exc:  # the model's preparation refused rows: name each field and rule
+            return JSONResponse({"detail": exc.errors}, status_code=422)
         except ValueError as exc:  # the scorer refuses a value Spark would refuse (e.g. an unseen category)
             raise HTTPException(422, str(exc)) from exc
         return JSONResponse(answer)
@@ -300,8 +303,11 @@ class _BodyLimit:
         await response(scope, receive, send)
 
 
-def _record_model(inputs: list[tuple[str, str, bool]], base: Any, config: Any, field_: Any, create: Any) -> Any:
-    """A strict pydantic model of one record: JSON numbers for numbers, strings for strings, no extras.
+def _record_model(
+    inputs: list[tuple[str, str, bool]], ignored: list[str], base: Any, config: Any, field_: Any, create: Any
+) -> Any:
+    """A strict pydantic model of one record: JSON numbers for numbers, strings for strings, no extras but
+    the source columns the model ignores (the label, dropped columns: a row straight from the source).
 
     Integers must fit their column (64 or 32 bits), so a value NumPy cannot hold is a 422 naming it.
     """
@@ -315,6 +321,8 @@ def _record_model(inputs: list[tuple[str, str, bool]], base: Any, config: Any, f
             bound = _INTEGER_BOUNDS[mlflow_type]
             python = Annotated[python, field_(ge=-bound, lt=bound)]
         fields[name] = (python, ...) if required else (python | None, None)
+    for name in ignored:
+        fields.setdefault(name, (Any, None))
     return create("Record", __config__=config(extra="forbid"), **fields)
 
 
@@ -339,6 +347,8 @@ def _score_exported(served: ServedModel, records: list[dict[str, Any]]) -> dict[
     frame = Frame(columns, pd.RangeIndex(len(records)))
     for step in scorer.steps:
         step.apply(frame)
+    if scorer.outputs.get("reason"):
+        _raise_refused(frame, scorer.outputs["reason"])
     prediction = frame[scorer.outputs["prediction"]]
     predictions = prediction.values.tolist()
     if prediction.null is not None:
@@ -351,6 +361,29 @@ def _score_exported(served: ServedModel, records: list[dict[str, Any]]) -> dict[
             body["classes"] = served.details["classes"]
     body["model"] = {"name": served.name, "version": served.version}
     return body
+
+
+class RefusedRecords(ValueError):
+    """Records the model's preparation refused; ``errors`` in FastAPI's 422 form, one per field and rule."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__("; ".join(e["msg"] for e in errors))
+        self.errors = errors
+
+
+def _raise_refused(frame: Any, reason_col: str) -> None:
+    from sparkwright.deploy.export.runtime import REASON_FIELDS_SUFFIX
+
+    reasons = frame[reason_col]
+    if reasons.null is not None and reasons.null.all():
+        return
+    fields = frame[reason_col + REASON_FIELDS_SUFFIX].values
+    errors = [
+        {"loc": ["body", "records", row, *names[:1]], "msg": text, "type": "refused", "fields": names}
+        for row in np.nonzero(~reasons.nulls())[0].tolist()
+        for names, text in fields[row]
+    ]
+    raise RefusedRecords(errors)
 
 
 def _column(values: list[Any], spark_type: str) -> Any:

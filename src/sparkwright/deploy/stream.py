@@ -4,8 +4,9 @@ Each micro-batch is scored with the registered Spark model and appended to the o
 Delta's idempotent-write options (``txnAppId`` = the stream's id, ``txnVersion`` = the batch id): a
 batch replayed after a crash (Spark re-runs the last uncommitted batch from the checkpoint) is
 skipped by Delta instead of written twice, so the output holds every input row exactly once.
-Rows that do not parse with the model's column types go to ``<output>_rejects`` with the raw record
-and the file; the stream keeps running.
+Rows that do not parse with the model's column types, or that the model's preparation refuses (a rule
+of the project it was trained in), go to ``<output>_rejects`` with the raw record, the reason and the
+file; the stream keeps running.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sparkwright.deploy.batch import LoadedModel, load_spark_model
+from sparkwright.data.preparation import REASON_COL
+from sparkwright.deploy.batch import RAW_COL, LoadedModel, check_input_columns, load_spark_model, score_frame
 from sparkwright.errors import ConfigError, DataError
 from sparkwright.registry import Registry
 
@@ -131,47 +133,46 @@ class _BatchScorer:
         self.loaded, self.spec = loaded, spec
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        from pyspark.ml.functions import vector_to_array
         from pyspark.sql import functions as F
 
-        batch = batch.cache()
+        batch, scored = batch.cache(), None
         try:
+            malformed = None
+            good = batch
             if _CORRUPT in batch.columns:
-                rejected = batch.where(F.col(_CORRUPT).isNotNull())
-                good = batch.where(F.col(_CORRUPT).isNull()).drop(_CORRUPT)
-                self._append(
-                    rejected.select(
-                        F.col(_CORRUPT).alias("_raw"),
-                        F.lit("malformed record: it does not parse with the model's column types").alias("_reason"),
-                        F.col("_source"),
-                        F.current_timestamp().alias("_rejected_at"),
-                    ),
-                    self.spec.rejects,
-                    batch_id,
-                    skip_empty=True,
+                malformed = batch.where(F.col(_CORRUPT).isNotNull()).select(
+                    F.col(_CORRUPT).alias("_raw"),
+                    F.lit("malformed record: it does not parse with the model's column types").alias("_reason"),
+                    F.col("_source"),
+                    F.current_timestamp().alias("_rejected_at"),
                 )
-            else:
-                good = batch
+                good = batch.where(F.col(_CORRUPT).isNull()).drop(_CORRUPT)
             inputs = [c for c in good.columns if c != "_source"]
-            missing = [c for c in self.loaded.inputs if c not in inputs]
-            if missing:
-                raise DataError(f"the stream's rows lack columns the model {self.loaded.uri} takes: {missing}.")
-            scored = self.loaded.pipeline.transform(good)
-            if "probability" in scored.columns:
-                scored = scored.withColumn("probability", vector_to_array("probability"))
-            out = scored.select(
-                *[F.col(f"`{c}`") for c in inputs],
-                *[c for c in ("prediction", "probability") if c in scored.columns],
-                F.lit(self.loaded.info.name).alias("_model_name"),
-                F.lit(int(self.loaded.info.version)).alias("_model_version"),
-                F.lit(self.loaded.uri).alias("_model_uri"),
+            try:
+                check_input_columns(self.loaded, inputs)
+            except DataError as exc:
+                raise DataError(f"the stream's rows: {exc}") from None
+            provenance = [
                 F.col("_source"),
                 F.lit(batch_id).cast("long").alias("_batch_id"),
                 F.current_timestamp().alias("_scored_at"),
+            ]
+            scored = score_frame(self.loaded, good, inputs, provenance).cache()
+            refused = scored.where(F.col(REASON_COL).isNotNull()).select(
+                F.col(RAW_COL).alias("_raw"),
+                F.col(REASON_COL).alias("_reason"),
+                F.col("_source"),
+                F.current_timestamp().alias("_rejected_at"),
             )
+            # One append per table and batch: Delta skips a second write with the same txnVersion.
+            rejects = refused if malformed is None else malformed.unionByName(refused)
+            self._append(rejects, self.spec.rejects, batch_id, skip_empty=True)
+            out = scored.where(F.col(REASON_COL).isNull()).drop(REASON_COL, RAW_COL)
             self._append(out, self.spec.output, batch_id)
         finally:
             batch.unpersist()
+            if scored is not None:
+                scored.unpersist()
 
     def _append(self, df: DataFrame, path: str, batch_id: int, *, skip_empty: bool = False) -> None:
         if skip_empty and df.isEmpty():

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from sparkwright.data import IngestResult
+    from sparkwright.data.preparation import RowPreparation
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def run(
         with stage("split", "Splitting train / test"):
             train, test, counts = _split(spark, config, silver_ref)
             tracker.log_params(parent_id, counts)
+        preparation = _preparation(spark, config, train)
+        tracker.log_params(parent_id, {"model_input": "silver" if preparation is None else "raw"})
 
         searched: SearchOutcome | None = None
         if config.search_settings is not None:
@@ -179,6 +182,7 @@ def run(
                             test,
                             silver_ref,
                             extra_params=extra,
+                            preparation=preparation,
                         )
                     )
             if searched is not None and config.search_settings.ensemble:
@@ -198,6 +202,7 @@ def run(
                                 silver_ref,
                                 extra_params={"ensemble_members": blended.description},
                                 prefitted=(blended.model, blended.fit_seconds),
+                                preparation=preparation,
                             )
                         )
             with stage("artifacts", "Writing models and plots"):
@@ -400,6 +405,13 @@ def _pinned_silver(
         raise DataError(f"--data-version {version}: the silver table {path} has versions 0 to {latest}.")
     rows = read_table(spark, path, version).count()
     return TableRef(path, version), {"output_rows": rows, "data_version": version}
+
+
+def _preparation(spark: SparkSession, config: ProjectConfig, train: DataFrame) -> RowPreparation | None:
+    """What the logged models do to source-shaped rows; None: they take silver rows (see ``for_model``)."""
+    from sparkwright.data.preparation import RowPreparation
+
+    return RowPreparation.for_model(spark, config, train.schema)
 
 
 def _split(spark: SparkSession, config: ProjectConfig, silver: TableRef) -> tuple[DataFrame, DataFrame, dict]:

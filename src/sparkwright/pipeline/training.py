@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.config import ModelSpec, ProjectConfig, project_file_text
@@ -13,6 +14,7 @@ from sparkwright.tracking import Tracker, model_uri_of_run
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from sparkwright.data.preparation import RowPreparation
     from sparkwright.models import FittedModel
 
 # Share of the training split held out to choose a 'max_f1' threshold (the model is then refit on all of it).
@@ -88,13 +90,16 @@ def train_one(
     *,
     extra_params: dict[str, Any] | None = None,
     prefitted: tuple[FittedModel, float] | None = None,
+    preparation: RowPreparation | None = None,
 ) -> ModelResult:
     """Fit one model inside its Pipeline, evaluate it on the test set and log it to a nested run.
 
     ``prefitted`` (a fitted model and its fit seconds) skips the fit: an ensemble of already fitted
-    members is evaluated and logged like any model.
+    members is evaluated and logged like any model. With ``preparation`` the logged model takes rows
+    shaped like the source (it prepares them as cleanse did); without, silver rows.
     """
     from sparkwright.data import feature_columns
+    from sparkwright.data.preparation import MODEL_INPUT_KEY
     from sparkwright.models import evaluate_model, predict
     from sparkwright.tasks import get_task
 
@@ -129,7 +134,7 @@ def train_one(
         )
         # The fit's own numbers (early stopping's best_iteration, trees kept), beside the test metrics.
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds, **fitted.summary})
-        example = test.select(*categorical, *numeric).limit(5)
+        logged = _logged_form(fitted, test.select(*categorical, *numeric), preparation)
         project_yaml = project_file_text(config)
 
         def write_artifacts() -> None:
@@ -140,9 +145,11 @@ def train_one(
             _log_plots(tracker, run_id, spec.display_name, fitted, sample)
             tracker.log_spark_model(
                 run_id,
-                fitted.pipeline_model,
-                input_example=example.toPandas(),
-                predictions=predict(fitted, example).select("prediction").toPandas(),
+                logged.model,
+                input_example=logged.example.toPandas(),
+                predictions=predict(logged.model, logged.example).select("prediction").toPandas(),
+                input_schema=logged.input_schema,
+                metadata={MODEL_INPUT_KEY: logged.takes},
             )
 
         artifacts.submit(run_id, write_artifacts)
@@ -157,6 +164,30 @@ def train_one(
         importances=fitted.importances,
         threshold=fitted.threshold,
         fitted=fitted,
+    )
+
+
+@dataclass(frozen=True)
+class _LoggedForm:
+    """What is logged for a fitted model: the pipeline, a few input rows, the signature's inputs, which rows."""
+
+    model: Any
+    example: DataFrame
+    input_schema: Any
+    takes: str
+
+
+def _logged_form(fitted: FittedModel, silver_features: DataFrame, preparation: RowPreparation | None) -> _LoggedForm:
+    from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
+    from sparkwright.models import PREDICTION_COL, PROBABILITY_COL
+
+    if preparation is None:
+        return _LoggedForm(fitted.pipeline_model, silver_features.limit(5), None, "silver")
+    return _LoggedForm(
+        with_preparation(fitted.pipeline_model, preparation, [PREDICTION_COL, PROBABILITY_COL]),
+        source_rows(silver_features, preparation).limit(5),
+        input_signature_schema(preparation),
+        "raw",
     )
 
 

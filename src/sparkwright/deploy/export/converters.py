@@ -346,4 +346,5 @@ from sparkwright.deploy.export import boosters as _boosters  # noqa: E402, F401
 
 # Registers the EnsembleModel converter; last, because that module builds on the names above.
 from sparkwright.deploy.export import ensemble as _ensemble  # noqa: E402, F401
+from sparkwright.deploy.export import preparation as _preparation  # noqa: E402, F401  (PrepareRows, RejectedRows)
 from sparkwright.deploy.export import sklearn_models as _sklearn_models  # noqa: E402, F401  (registers SklearnModel)

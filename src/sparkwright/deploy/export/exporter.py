@@ -59,7 +59,10 @@ def export_pipeline(
     inputs = schema_columns(input_schema)
     steps, columns = convert_stages(stages, inputs, work_dir)
     outputs = _outputs(steps, columns, prediction_col)
-    steps, used = _prune(steps, {outputs["prediction"], outputs.get("probability")} - {None})
+    prepare = next((s for s in steps if isinstance(s, rt.PrepareRowsStep)), None)
+    if prepare is not None:
+        outputs["reason"] = prepare.params["reason"]
+    steps, used = _prune(steps, {outputs["prediction"], outputs.get("probability"), outputs.get("reason")} - {None})
     types = dict(inputs)
     unusable = [f"{name} ({types[name]})" for name in used if types[name] not in rt.SCALAR_TYPES]
     if unusable:
@@ -70,7 +73,12 @@ def export_pipeline(
         "spark_version": pyspark.__version__,
         "stages": [f"{type(s).__name__} {getattr(s, 'uid', '')}" for s in stages],
     }
-    scorer_inputs = [{"name": name, "type": types[name]} for name, _ in inputs if name in used]
+    optional = {c["name"] for c in prepare.params["columns"] if c["optional"]} if prepare is not None else set()
+    scorer_inputs = [
+        {"name": name, "type": types[name], **({"optional": True} if name in optional else {})}
+        for name, _ in inputs
+        if name in used
+    ]
     return rt.ExportedScorer(scorer_inputs, steps, outputs, metadata)
 
 

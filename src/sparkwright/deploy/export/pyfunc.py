@@ -197,11 +197,19 @@ def _signature(scorer: rt.ExportedScorer) -> ModelSignature | None:
 
     if not scorer.inputs:
         return None
-    inputs = Schema([ColSpec(_MLFLOW_TYPES[i["type"]], i["name"]) for i in scorer.inputs])
+    inputs = Schema(
+        [ColSpec(_MLFLOW_TYPES[i["type"]], i["name"], required=not i.get("optional")) for i in scorer.inputs]
+    )
     prediction_type = _MLFLOW_TYPES.get(scorer.outputs["prediction_type"], "double")
     outputs = [ColSpec(prediction_type, scorer.outputs["prediction"])]
-    outputs += [ColSpec("double", name) for name in scorer.output_columns[1:]]
+    outputs += [ColSpec("double", name) for name in _probability_columns(scorer)]
+    if rt.REASON_OUTPUT in scorer.output_columns:
+        outputs.append(ColSpec("string", rt.REASON_OUTPUT, required=False))
     return ModelSignature(inputs=inputs, outputs=Schema(outputs))
+
+
+def _probability_columns(scorer: rt.ExportedScorer) -> list[str]:
+    return [name for name in scorer.output_columns[1:] if name != rt.REASON_OUTPUT]
 
 
 def _metadata(scorer: rt.ExportedScorer) -> dict[str, Any]:
@@ -209,7 +217,7 @@ def _metadata(scorer: rt.ExportedScorer) -> dict[str, Any]:
         "format": rt.FORMAT,
         "format_version": rt.FORMAT_VERSION,
         "prediction": scorer.outputs["prediction"],
-        "probability_columns": scorer.output_columns[1:],
+        "probability_columns": _probability_columns(scorer),
         "classes": scorer.classes,
         **scorer.metadata,
     }

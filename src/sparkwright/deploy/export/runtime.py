@@ -42,6 +42,9 @@ INTEGRAL_TYPES = ("tinyint", "smallint", "int", "bigint")
 NUMERIC_TYPES = (*INTEGRAL_TYPES, "float", "double")
 SCALAR_TYPES = ("string", "boolean", *NUMERIC_TYPES)
 VECTOR = "vector"
+# The column of predict()'s output that says why the model refused a row (models that prepare raw rows).
+REASON_OUTPUT = "_reason"
+REASON_FIELDS_SUFFIX = "_fields"
 
 
 class ScoringError(_BaseError):
@@ -1118,6 +1121,476 @@ class BinaryThresholdStep(Step):
         frame[self.params["prediction"]] = Column("double", prediction)
 
 
+# ---- row preparation (a model that takes source-shaped rows) -------------------------------------
+
+_INTEGRAL_BOUNDS = {"tinyint": 2**7, "smallint": 2**15, "int": 2**31, "bigint": 2**63}
+
+
+@_register
+class PrepareRowsStep(Step):
+    """sparkwright's ``PrepareRows``: source-typed input columns -> the silver columns, their missing
+    indicators and the reason a row is refused (``params["reason"]``, null when it is not).
+
+    ``params["columns"]``: ``{name, source_type, indicator, optional}``; ``params["missing_level"]``;
+    ``params["checks"]``: ``{kind, column(s), prefix, suffix, ...}`` with the reason texts' constant parts
+    already written by the exporter, so the texts equal those Spark writes.
+    """
+
+    kind = "prepare_rows"
+
+    def inputs(self) -> list[str]:
+        return [c["name"] for c in self.params["columns"]]
+
+    def outputs(self) -> list[str]:
+        names = [c["name"] for c in self.params["columns"]]
+        return (
+            names + [c["name"] + "_missing" for c in self.params["columns"] if c["indicator"]] + [self.params["reason"]]
+        )
+
+    def prune(self, needed: set[str]) -> Step | None:
+        return self  # the reason depends on every column's checks
+
+    def apply(self, frame: Frame) -> None:
+        rows = len(frame)
+        typed: dict[str, Column] = {}
+        failures: list[tuple[np.ndarray, list[str], list[str]]] = []  # (rows, reason texts, fields)
+        for c in self.params["columns"]:
+            column, failed = _to_source_type(frame[c["name"]], c["source_type"])
+            typed[c["name"]] = column
+            if failed is not None and failed.any():
+                original = frame[c["name"]]
+                texts = [
+                    f"{c['name']} = {_spark_text(original, i)} is not a valid {c['source_type']}" if failed[i] else ""
+                    for i in range(rows)
+                ]
+                failures.append((failed, texts, [c["name"]]))
+        for check in self.params["checks"]:
+            failed, texts = _check_rows(check, typed, rows)
+            if failed.any():
+                failures.append((failed, texts, check.get("columns") or [check["column"]]))
+        reason = np.full(rows, None, dtype=object)
+        fields = np.full(rows, None, dtype=object)
+        if failures:
+            for row in np.nonzero(np.logical_or.reduce([f for f, _, _ in failures]))[0]:
+                hits = [(texts[row], names) for failed, texts, names in failures if failed[row]]
+                reason[row] = "; ".join(text for text, _ in hits)
+                fields[row] = [(names, text) for text, names in hits]
+        level = self.params["missing_level"]
+        for c in self.params["columns"]:
+            column = typed[c["name"]]
+            if column.type == "string":
+                values = column.values.copy()
+                blank = column.nulls() | np.fromiter((v == "" for v in values), dtype=bool, count=rows)
+                values[blank] = level
+                frame[c["name"]] = Column("string", values)
+            else:
+                frame[c["name"]] = Column("double", column.as_double(), column.null)
+            if c["indicator"]:
+                missing = column.nulls()
+                if column.type in ("double", "float"):
+                    missing = missing | np.isnan(column.values.astype(np.float64))
+                frame[c["name"] + "_missing"] = Column("double", missing.astype(np.float64))
+        null = np.fromiter((r is None for r in reason), dtype=bool, count=rows)
+        frame[self.params["reason"]] = Column("string", reason, null if null.any() else None)
+        # Per refused row: [(columns, reason)] for each rule it broke (REST names them in its 422).
+        frame[self.params["reason"] + REASON_FIELDS_SUFFIX] = Column("object", fields)
+
+
+def _to_source_type(column: Column, source_type: str) -> tuple[Column, np.ndarray | None]:
+    """Spark's ``try_cast`` of an input column to the source's type; True where a value did not convert."""
+    if column.type == source_type:
+        return column, None
+    null = column.nulls()
+    if source_type in INTEGRAL_TYPES and column.type in INTEGRAL_TYPES:
+        bound = _INTEGRAL_BOUNDS[source_type]
+        failed = ~null & ((column.values < -bound) | (column.values >= bound))
+        return Column(source_type, column.values, null | failed if failed.any() else column.null), failed
+    if source_type in ("double", "float") and column.type in NUMERIC_TYPES:
+        values = column.values.astype(np.float64)
+        return Column(source_type, values.astype(np.float32) if source_type == "float" else values, column.null), None
+    decimal = _DECIMAL.fullmatch(source_type)
+    if decimal and column.type in NUMERIC_TYPES:
+        return _to_decimal(column, int(decimal.group(1)), int(decimal.group(2)))
+    raise ScoringError(f"an input of type {column.type} for a column the model knows as {source_type}")
+
+
+_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
+
+
+def _to_decimal(column: Column, precision: int, scale: int) -> tuple[Column, np.ndarray]:
+    """``try_cast(x AS DECIMAL(p, s))`` as a double: rounded half up to ``s`` places; null past ``p`` digits."""
+    from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+    null = column.nulls()
+    quantum, limit = Decimal(1).scaleb(-scale), Decimal(10) ** (precision - scale)
+    values = np.zeros(len(column), dtype=np.float64)
+    failed = np.zeros(len(column), dtype=bool)
+    for i, value in enumerate(column.values):
+        if null[i]:
+            continue
+        try:
+            rounded = Decimal(repr(float(value)) if column.type in ("double", "float") else int(value))
+            rounded = rounded.quantize(quantum, rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # NaN and infinities do not convert
+            failed[i] = True
+            continue
+        if abs(rounded) >= limit:
+            failed[i] = True
+        else:
+            values[i] = float(rounded)
+    return Column("double", values, null | failed if (null | failed).any() else None), failed
+
+
+def _check_rows(check: Mapping[str, Any], columns: Mapping[str, Column], rows: int) -> tuple[np.ndarray, list[str]]:
+    """Where a row-local rule fails, and the reason of each failing row (Spark's text of the value)."""
+    if check["kind"] == "filter":
+        passes = SqlCondition(check["expression"]).evaluate(columns, rows)
+        return ~passes, [check["suffix"]] * rows
+    column = columns[check["column"]]
+    values, null = column.values, column.nulls()
+    missing = null | (np.isnan(values.astype(np.float64)) if column.type in ("double", "float") else False)
+    if check["kind"] == "not_null":
+        nan = missing & ~null
+        return missing, [f"{check['column']} is {'NaN' if nan[i] else 'null'}" for i in range(rows)]
+    if check["kind"] == "range":
+        numbers = values.astype(np.float64)
+        outside = np.zeros(rows, dtype=bool)
+        if check.get("min") is not None:
+            outside |= numbers < float(check["min"])
+        if check.get("max") is not None:
+            outside |= numbers > float(check["max"])
+        failed = ~missing & outside
+    elif check["kind"] == "allowed_values":
+        allowed = check["values"]
+        if column.type == "string":
+            inside = np.fromiter((v in set(allowed) for v in values), dtype=bool, count=rows)
+        else:
+            inside = np.isin(values.astype(np.float64), np.asarray(allowed, dtype=np.float64))
+        failed = ~missing & ~inside
+    elif check["kind"] == "pattern":
+        pattern = re.compile(check["regex"])
+        texts = [_spark_text(column, i) for i in range(rows)]
+        failed = ~missing & np.fromiter((pattern.search(t) is None for t in texts), dtype=bool, count=rows)
+    else:
+        raise ScoringError(f"unknown row check {check['kind']!r}")
+    shown = [_shown(column, i) if failed[i] else "" for i in range(rows)]
+    return failed, [f"{check['column']} = {shown[i]}{check['suffix']}" if failed[i] else "" for i in range(rows)]
+
+
+def _shown(column: Column, row: int) -> str:
+    """A value as a quality reason shows it: strings quoted, so an empty string is visible."""
+    text = _spark_text(column, row)
+    return f"'{text}'" if column.type == "string" and not (column.null is not None and column.null[row]) else text
+
+
+@_register
+class RejectedRowsStep(Step):
+    """sparkwright's ``RejectedRows``: no prediction (nor probability) where the preparation refused the row."""
+
+    kind = "rejected_rows"
+
+    def inputs(self) -> list[str]:
+        return [*self.params["columns"], self.params["reason"]]
+
+    def outputs(self) -> list[str]:
+        return list(self.params["columns"])
+
+    def apply(self, frame: Frame) -> None:
+        refused = ~frame[self.params["reason"]].nulls()
+        if not refused.any():
+            return
+        for name in self.params["columns"]:
+            if name in frame.columns:
+                column = frame[name]
+                frame[name] = Column(column.type, column.values, column.nulls() | refused)
+
+
+# ---- the filters of a project file, as Spark SQL reads them (a subset) ---------------------------
+
+_SQL_TOKEN = re.compile(
+    r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|'(?P<string>(?:[^'\\]|\\.)*)'"
+    r"|`(?P<quoted>(?:[^`]|``)+)`|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|<>|!=|==|[-+*/()<>=,]))"
+)
+SQL_KEYWORDS = ("AND", "OR", "NOT", "IS", "NULL", "IN", "BETWEEN", "TRUE", "FALSE")
+
+
+class SqlCondition:
+    """A ``cleanse.filters`` condition evaluated with Spark SQL's semantics on the frame's columns.
+
+    The subset: column names (plain or in backticks), numbers, 'strings', TRUE / FALSE / NULL, ``+ - * /``,
+    comparisons (``= == <> != < <= > >=``), ``AND`` / ``OR`` / ``NOT``, ``IS [NOT] NULL``, ``[NOT] IN (...)``,
+    ``[NOT] BETWEEN .. AND ..``, parentheses. Three-valued logic (a null comparison is null, and a null
+    condition removes the row, as WHERE does); NaN equals NaN and is larger than any number, as in Spark.
+    ``parse`` raises ValueError for anything else, which the exporter turns into a refusal.
+    """
+
+    def __init__(self, expression: str):
+        self.expression = expression
+        self.tokens = self._tokenize(expression)
+        self.position = 0
+        self.tree = self._or()
+        if self.position != len(self.tokens):
+            raise ValueError(f"unexpected {self.tokens[self.position][1]!r}")
+
+    def columns(self) -> list[str]:
+        found: list[str] = []
+
+        def walk(node: tuple) -> None:
+            if node[0] == "column" and node[1] not in found:
+                found.append(node[1])
+            for child in node[1:]:
+                if isinstance(child, tuple):
+                    walk(child)
+                elif isinstance(child, list):
+                    for item in child:
+                        walk(item)
+
+        walk(self.tree)
+        return found
+
+    def check_types(self, types: Mapping[str, str]) -> None:
+        """Refuse comparisons and arithmetic that mix text with numbers (Spark would cast, or fail in ANSI mode).
+
+        Raises:
+            ValueError: Names the operation; ``types`` maps each column to its Spark type.
+        """
+
+        def kind(node: tuple) -> str:
+            if node[0] == "literal":
+                value = node[1]
+                return (
+                    "null"
+                    if value is None
+                    else "string"
+                    if isinstance(value, str)
+                    else "boolean"
+                    if isinstance(value, bool)
+                    else "number"
+                )
+            if node[0] == "column":
+                spark_type = types[node[1]]
+                return "string" if spark_type == "string" else "boolean" if spark_type == "boolean" else "number"
+            if node[0] == "arith":
+                for side in node[2:]:
+                    if kind(side) not in ("number", "null"):
+                        raise ValueError(f"arithmetic on a {kind(side)}")
+                return "number"
+            if node[0] in ("compare", "in"):
+                sides = [node[2], node[3]] if node[0] == "compare" else [node[1], *node[2]]
+                kinds = {kind(side) for side in sides} - {"null"}
+                if len(kinds) > 1:
+                    raise ValueError(f"a comparison of {' with '.join(sorted(kinds))}")
+                return "boolean"
+            for child in node[1:]:
+                if isinstance(child, tuple):
+                    kind(child)
+            return "boolean"
+
+        kind(self.tree)
+
+    def evaluate(self, columns: Mapping[str, Column], rows: int) -> np.ndarray:
+        """True where the condition holds (null and false both remove the row)."""
+        value, null = self._eval(self.tree, columns, rows)
+        return np.asarray(value, dtype=bool) & ~null
+
+    # parsing
+    @staticmethod
+    def _tokenize(text: str) -> list[tuple[str, Any]]:
+        tokens, position = [], 0
+        while position < len(text.rstrip()):
+            found = _SQL_TOKEN.match(text, position)
+            if found is None or found.end() == position:
+                raise ValueError(f"cannot read {text[position:]!r}")
+            kind = found.lastgroup
+            value = found.group(kind)
+            if kind == "word" and value.upper() in SQL_KEYWORDS:
+                tokens.append(("keyword", value.upper()))
+            elif kind == "word":
+                tokens.append(("column", value))
+            elif kind == "quoted":
+                tokens.append(("column", value.replace("``", "`")))
+            elif kind == "string":
+                tokens.append(("string", re.sub(r"\\(.)", r"\1", value)))
+            elif kind == "number":
+                tokens.append(("number", float(value)))
+            else:
+                tokens.append(("op", "=" if value == "==" else "!=" if value == "<>" else value))
+            position = found.end()
+        return tokens
+
+    def _peek(self, *wanted: str) -> bool:
+        return self.position < len(self.tokens) and self.tokens[self.position][1] in wanted
+
+    def _take(self, *wanted: str) -> Any:
+        if not self._peek(*wanted):
+            seen = self.tokens[self.position][1] if self.position < len(self.tokens) else "the end"
+            raise ValueError(f"expected {' or '.join(wanted)}, found {seen!r}")
+        self.position += 1
+        return self.tokens[self.position - 1][1]
+
+    def _or(self) -> tuple:
+        node = self._and()
+        while self._peek("OR"):
+            self._take("OR")
+            node = ("or", node, self._and())
+        return node
+
+    def _and(self) -> tuple:
+        node = self._not()
+        while self._peek("AND"):
+            self._take("AND")
+            node = ("and", node, self._not())
+        return node
+
+    def _not(self) -> tuple:
+        if self._peek("NOT"):
+            self._take("NOT")
+            return ("not", self._not())
+        return self._predicate()
+
+    def _predicate(self) -> tuple:
+        left = self._additive()
+        if self._peek("=", "!=", "<", "<=", ">", ">="):
+            return ("compare", self._take("=", "!=", "<", "<=", ">", ">="), left, self._additive())
+        if self._peek("IS"):
+            self._take("IS")
+            negated = self._peek("NOT") and self._take("NOT")
+            self._take("NULL")
+            node: tuple = ("is_null", left)
+            return ("not", node) if negated else node
+        negated = self._peek("NOT") and self._take("NOT")
+        if self._peek("IN"):
+            self._take("IN")
+            self._take("(")
+            items = [self._additive()]
+            while self._peek(","):
+                self._take(",")
+                items.append(self._additive())
+            self._take(")")
+            node = ("in", left, items)
+        elif self._peek("BETWEEN"):
+            self._take("BETWEEN")
+            low = self._additive()
+            self._take("AND")
+            node = ("and", ("compare", ">=", left, low), ("compare", "<=", left, self._additive()))
+        elif negated:
+            raise ValueError("NOT must be followed by IN or BETWEEN here")
+        else:
+            return left
+        return ("not", node) if negated else node
+
+    def _additive(self) -> tuple:
+        node = self._multiplicative()
+        while self._peek("+", "-"):
+            node = ("arith", self._take("+", "-"), node, self._multiplicative())
+        return node
+
+    def _multiplicative(self) -> tuple:
+        node = self._unary()
+        while self._peek("*", "/"):
+            node = ("arith", self._take("*", "/"), node, self._unary())
+        return node
+
+    def _unary(self) -> tuple:
+        if self._peek("-"):
+            self._take("-")
+            return ("arith", "-", ("literal", 0.0), self._unary())
+        if self._peek("("):
+            self._take("(")
+            node = self._or()
+            self._take(")")
+            return node
+        if self.position >= len(self.tokens):
+            raise ValueError("the condition ends too soon")
+        kind, value = self.tokens[self.position]
+        self.position += 1
+        if kind == "column":
+            return ("column", value)
+        if kind in ("number", "string"):
+            return ("literal", value)
+        if kind == "keyword" and value in ("TRUE", "FALSE"):
+            return ("literal", value == "TRUE")
+        if kind == "keyword" and value == "NULL":
+            return ("literal", None)
+        raise ValueError(f"unexpected {value!r}")
+
+    # evaluation: (values, null mask)
+    def _eval(self, node: tuple, columns: Mapping[str, Column], rows: int) -> tuple[np.ndarray, np.ndarray]:
+        kind = node[0]
+        if kind == "literal":
+            value = node[1]
+            null = np.full(rows, value is None)
+            return np.full(
+                rows, 0.0 if value is None else value, dtype=object if isinstance(value, str) else None
+            ), null
+        if kind == "column":
+            column = columns[node[1]]
+            values = column.values if column.type == "string" else column.values.astype(np.float64)
+            if column.type == "boolean":
+                values = column.values.astype(bool)
+            return values, column.nulls()
+        if kind == "not":
+            value, null = self._eval(node[1], columns, rows)
+            return ~np.asarray(value, dtype=bool), null
+        if kind in ("and", "or"):
+            (a, an), (b, bn) = self._eval(node[1], columns, rows), self._eval(node[2], columns, rows)
+            a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+            if kind == "and":
+                false = (~a & ~an) | (~b & ~bn)
+                return a & b & ~an & ~bn, ~false & (an | bn)
+            true = (a & ~an) | (b & ~bn)
+            return true, ~true & (an | bn)
+        if kind == "is_null":
+            _, null = self._eval(node[1], columns, rows)
+            return null.copy(), np.zeros(rows, dtype=bool)
+        if kind == "arith":
+            (a, an), (b, bn) = self._eval(node[2], columns, rows), self._eval(node[3], columns, rows)
+            a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+            if node[1] == "/":
+                if (~an & ~bn & (b == 0)).any():  # Spark's ANSI mode fails the query the same way
+                    raise ScoringError(f"division by zero in the filter {self.expression!r}")
+                return a / np.where(b == 0, 1.0, b), an | bn
+            return {"+": a + b, "-": a - b, "*": a * b}[node[1]], an | bn
+        if kind == "compare":
+            (a, an), (b, bn) = self._eval(node[2], columns, rows), self._eval(node[3], columns, rows)
+            return _sql_compare(node[1], a, b), an | bn
+        if kind == "in":
+            value, null = self._eval(node[1], columns, rows)
+            found = np.zeros(rows, dtype=bool)
+            unknown = np.zeros(rows, dtype=bool)
+            for item in node[2]:
+                other, other_null = self._eval(item, columns, rows)
+                found |= _sql_compare("=", value, other) & ~other_null
+                unknown |= other_null
+            # x IN (.., NULL) is null, not false, when no item matches.
+            return found, null | (~found & unknown)
+        raise ValueError(f"unknown node {kind!r}")
+
+
+def _sql_compare(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A comparison as Spark makes it: NaN equals NaN and is larger than every number."""
+    if a.dtype == object or b.dtype == object:
+        a, b = a.astype(object), b.astype(object)
+        pairs = list(zip(a, b, strict=True))
+        table = {
+            "=": lambda x, y: x == y,
+            "!=": lambda x, y: x != y,
+            "<": lambda x, y: x < y,
+            "<=": lambda x, y: x <= y,
+            ">": lambda x, y: x > y,
+            ">=": lambda x, y: x >= y,
+        }[op]
+        return np.fromiter(
+            (x is not None and y is not None and table(x, y) for x, y in pairs), dtype=bool, count=len(pairs)
+        )
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    a_nan, b_nan = np.isnan(a), np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        equal = (a == b) | (a_nan & b_nan)
+        less = (a < b) | (~a_nan & b_nan)
+    return {"=": equal, "!=": ~equal, "<": less, "<=": less | equal, ">": ~(less | equal), ">=": ~less}[op]
+
+
 # ---- the scorer ---------------------------------------------------------------------------------
 
 
@@ -1153,6 +1626,11 @@ class ExportedScorer:
         return bool(self.outputs.get("probability"))
 
     @property
+    def ignored_columns(self) -> list[str]:
+        """Source columns a row may carry that the model does not read (a model that prepares source rows)."""
+        return [name for step in self.steps if isinstance(step, PrepareRowsStep) for name in step.params["ignored"]]
+
+    @property
     def classes(self) -> list[Any] | None:
         return self.outputs.get("classes")
 
@@ -1167,10 +1645,13 @@ class ExportedScorer:
 
     @property
     def output_columns(self) -> list[str]:
-        """``prediction``, then ``probability_0`` .. ``probability_<k-1>`` for a classifier."""
+        """``prediction``, then ``probability_0`` .. ``probability_<k-1>`` for a classifier, then ``_reason``
+        for a model that prepares source-shaped rows (why a row got no prediction; null for scored rows)."""
         names = [self.outputs["prediction"]]
         if self.is_classifier:
             names += [f"{self.outputs['probability']}_{k}" for k in range(self.num_classes)]
+        if self.outputs.get("reason"):
+            names.append(REASON_OUTPUT)
         return names
 
     def transform(self, data: pd.DataFrame | Mapping[str, Sequence[Any]]) -> Frame:
@@ -1180,10 +1661,13 @@ class ExportedScorer:
             ScoringError: A missing input column, a value of the wrong type, or a row the pipeline refuses.
         """
         df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(dict(data))
-        missing = [c for c in self.input_columns if c not in df.columns]
+        missing = [i["name"] for i in self.inputs if i["name"] not in df.columns and not i.get("optional")]
         if missing:
             raise ScoringError(f"the input lacks columns {missing}; the model reads {self.input_columns}.")
-        frame = Frame({i["name"]: input_column(df[i["name"]], i["type"], i["name"]) for i in self.inputs}, df.index)
+        absent = pd.Series([None] * len(df), index=df.index, dtype=object)
+        frame = Frame(
+            {i["name"]: input_column(df.get(i["name"], absent), i["type"], i["name"]) for i in self.inputs}, df.index
+        )
         for step in self.steps:
             step.apply(frame)
         return frame
@@ -1204,9 +1688,12 @@ class ExportedScorer:
             values[prediction.null] = None
         columns: dict[str, Any] = {self.outputs["prediction"]: values}
         if self.is_classifier:
-            probability = frame[self.outputs["probability"]].values
-            for k in range(probability.shape[1]):
-                columns[f"{self.outputs['probability']}_{k}"] = probability[:, k]
+            probability = frame[self.outputs["probability"]]
+            refused = probability.nulls()
+            for k in range(probability.values.shape[1]):
+                columns[f"{self.outputs['probability']}_{k}"] = np.where(refused, np.nan, probability.values[:, k])
+        if self.outputs.get("reason"):
+            columns[REASON_OUTPUT] = frame[self.outputs["reason"]].values
         return pd.DataFrame(columns, index=frame.index)
 
     # ---- files ----------------------------------------------------------------------------------

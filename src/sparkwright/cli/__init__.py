@@ -2,12 +2,13 @@
 so ``--help`` and ``validate`` answer without starting a JVM.
 
 Exit codes: 0 success, 1 unexpected error, 2 invalid project file or option, 3 unusable data,
-4 invalid model, 5 Spark or MLflow failure.
+4 invalid model, 5 Spark or MLflow failure, 6 a monitoring threshold was crossed (``monitor``, after
+writing every output).
 
 Each module of this package registers its commands on the shared ``app`` when imported.
 """
 
-from sparkwright.cli import export, lake, main_job, models, predict, profile, serve, stream  # noqa: F401  (register their commands)
+from sparkwright.cli import export, lake, main_job, models, monitor, predict, profile, serve, stream  # noqa: F401  (register their commands)
 from sparkwright.cli.common import app
 
 

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from chromium import find_chromium, png_size, run_chromium
 
 from sparkwright.explore import profile_table, render_report, write_report
 
 pytestmark = pytest.mark.slow
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if found:
-        return found
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("CI is set but no chromium is installed: .ci/run installs it with `apt-get install -y chromium`.")
-    pytest.skip("no chromium on PATH (install it with `apt-get install -y chromium`); not skipped when CI is set")
+    return find_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +39,6 @@ def report(spark, tmp_path_factory) -> Path:
     return write_report(render_report(found, "Houses"), folder / "profile.html")
 
 
-def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_every_plot_decodes_in_the_browser(chromium, report, tmp_path: Path):
     expected = len(re.findall(r"<img ", report.read_text(encoding="utf-8")))
     done = run_chromium(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", report.as_uri())
@@ -82,8 +58,6 @@ def test_screenshot_is_a_real_page(chromium, report, tmp_path: Path):
     done = run_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", report.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     data = shot.read_bytes()
-    assert data.startswith(PNG_SIGNATURE)
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert (width, height) == (1280, 2400)
+    assert png_size(data) == (1280, 2400)
     # A blank page compresses to a few KB; text, tables and plots do not.
     assert len(data) > 100_000

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import ConfigError, ModelError
 from sparkwright.monitor.drift import compare
-from sparkwright.monitor.results import PREDICTION, MonitorResult
+from sparkwright.monitor.results import CATEGORICAL, NUMERIC, PREDICTION, MonitorResult
 from sparkwright.monitor.thresholds import Thresholds, window_duration
 
 if TYPE_CHECKING:
@@ -220,23 +220,22 @@ class _Job:
         indicators = {c for c in numeric if c.endswith(MISSING_SUFFIX) and c.removesuffix(MISSING_SUFFIX) in named}
         return [c for c in numeric if c not in indicators], categorical
 
-    def prediction_columns(self, scored: DataFrame) -> tuple[dict[str, Column], dict[str, Column]]:
-        """The compared prediction columns, (numeric, categorical) by display name: a regression's prediction;
-        a classifier's predicted class, and a binary one's positive-class probability."""
+    def prediction_columns(self, scored: DataFrame) -> dict[str, tuple[str, Column]]:
+        """The compared prediction columns of ``scored`` by display name, each with its kind: a regression's
+        prediction (numeric); a classifier's predicted class, and a binary one's positive-class probability."""
         from pyspark.ml.functions import vector_to_array
         from pyspark.sql import functions as F
         from pyspark.sql.types import ArrayType
 
-        prediction = F.col("prediction")
         if self.config.task != "classification":
-            return {"prediction": prediction}, {}
-        numeric = {}
+            return {"prediction": (NUMERIC, F.col("prediction"))}
+        columns = {"prediction": (CATEGORICAL, F.col("prediction"))}
         if len(self.classes) == 2 and "probability" in scored.columns:
             probability = F.col("probability")
-            if not isinstance(scored.schema["probability"].dataType, ArrayType):
+            if not isinstance(scored.schema["probability"].dataType, ArrayType):  # a model's output: a vector
                 probability = vector_to_array(probability)
-            numeric[f"probability[{self.classes[1]}]"] = probability[1]
-        return numeric, {"prediction": prediction}
+            columns[f"probability[{self.classes[1]}]"] = (NUMERIC, probability[1])
+        return columns
 
     # ---- the comparisons ---------------------------------------------------------------------------------
 
@@ -247,23 +246,24 @@ class _Job:
         from sparkwright.data.preparation import REASON_COL
 
         numeric, categorical = self.features()
-        current = scoring.rows
-        predicted_numeric, predicted_categorical = self.prediction_columns(current)
-        predicted = {**predicted_numeric, **predicted_categorical}
+        reference, current = self.reference(), scoring.rows
+        # A scored input's probability is an array, the model's a vector: each side gets its own expression.
+        ours, theirs = self.prediction_columns(reference), self.prediction_columns(current)
+        predicted = [name for name in ours if name in theirs]
         # Prediction columns get internal names: a feature may be called "prediction" too.
         internal = {name: f"__sw_monitor_{i}" for i, name in enumerate(predicted)}
-        outputs = [column.alias(internal[name]) for name, column in predicted.items()]
         refused = [REASON_COL] if REASON_COL in current.columns else []
+        features = _columns([*numeric, *categorical])
+        prepared = self.preparation
+        missing_level = prepared.missing_level if prepared else self.config.cleanse.categorical_missing
         compared = compare(
-            self.reference().select(*_columns([*numeric, *categorical]), *outputs),
-            current.select(*_columns([*numeric, *categorical]), *outputs, *refused),
-            numeric=[*numeric, *(internal[n] for n in predicted_numeric)],
-            categorical=[*categorical, *(internal[n] for n in predicted_categorical)],
+            reference.select(*features, *(ours[n][1].alias(internal[n]) for n in predicted)),
+            current.select(*features, *(theirs[n][1].alias(internal[n]) for n in predicted), *refused),
+            numeric=[*numeric, *(internal[n] for n in predicted if ours[n][0] == NUMERIC)],
+            categorical=[*categorical, *(internal[n] for n in predicted if ours[n][0] == CATEGORICAL)],
             bins=bins,
             max_levels=max_levels,
-            missing_level=self.preparation.missing_level
-            if self.preparation
-            else self.config.cleanse.categorical_missing,
+            missing_level=missing_level,
             refused=REASON_COL,
         )
         shown = {column: name for name, column in internal.items()}

@@ -217,11 +217,30 @@ class MonitorResult:
         }
         out: list[dict[str, Any]] = []
 
-        def add(column: str, role: str, statistic: str, value: float | None, **extra: Any) -> None:
-            row = {**base, "column": column, "role": role, "statistic": statistic, "value": _finite(value)}
-            row.update({"threshold": None, "crossed": None, "window_start": None, "window_end": None, "rows": None})
-            row.update(extra)
-            out.append(row)
+        def add(
+            column: str,
+            role: str,
+            statistic: str,
+            value: float | None,
+            threshold: float | None = None,
+            crossed: bool | None = None,
+            **extra: Any,
+        ) -> None:
+            out.append(
+                {
+                    **base,
+                    "column": column,
+                    "role": role,
+                    "statistic": statistic,
+                    "value": _finite(value),
+                    "threshold": _finite(threshold),
+                    "crossed": crossed,
+                    "window_start": None,
+                    "window_end": None,
+                    "rows": None,
+                    **extra,
+                }
+            )
 
         add("", "input", "reference_rows", self.reference_rows, rows=self.reference_rows)
         add("", "input", "current_rows", self.current_rows, rows=self.current_rows)

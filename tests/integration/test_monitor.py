@@ -198,7 +198,7 @@ def test_bad_inputs_fail_clearly(spark, trained, tmp_path):
     assert lacking.exit_code == 3 and "the input lacks columns the model models:/hotel-rates/1" in flat(lacking.output)
     assert monitor(ws, "--input", str(thin), "--psi", "-1").exit_code == 2
     no_keys = monitor(ws, "--input", str(thin), "--labels", "hotel-rates/silver")
-    assert no_keys.exit_code == 2 and "--labels needs --on" in flat(no_keys.output)
+    assert no_keys.exit_code == 2 and "labels need keys: give --on" in flat(no_keys.output)
     bad_window = monitor(ws, "--input", str(thin), "--window", "1w")
     assert bad_window.exit_code == 2 and "--window must be a whole number of days or hours" in flat(bad_window.output)
 

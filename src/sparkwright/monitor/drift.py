@@ -2,8 +2,8 @@
 
 Two jobs, whatever the number of columns, each over both sides at once (a union tagged by side):
 
-1. one ``groupBy(side, refused).agg(...)``: rows per side, refused rows, and per numeric column its present
-   count, mean and the quantiles of the reference side that become the bin edges (``percentile_approx``);
+1. one ``groupBy(side, refused).agg(...)``: rows per side, refused rows, and per numeric column its mean and,
+   on the reference side, the quantiles that become the bin edges (``percentile_approx``);
 2. one ``groupBy(column, bucket)`` over an exploded ``(column, bucket)`` array: every numeric column's bin
    counts and every categorical column's level counts. Categoricals are bounded in Spark before they reach
    the driver: the ``max_levels`` most frequent training levels keep their own bucket, the remaining
@@ -137,16 +137,18 @@ def _tagged(
 
 
 def _summary(both: DataFrame, n_numeric: int, bins: int) -> dict[int, dict[str, Any]]:
-    """Scan 1: per side, rows compared and refused, and each numeric column's mean and bin quantiles."""
+    """Scan 1: per side, rows compared and refused, each numeric column's mean, the reference's bin quantiles."""
     from pyspark.sql import functions as F
 
     probabilities = [k / bins for k in range(1, bins)]
+    is_reference = F.col(_SIDE) == _REFERENCE
     aggregates = [F.count(F.lit(1)).alias("rows")]
     for i in range(n_numeric):
         value = F.col(f"n{i}")
         aggregates += [
             F.avg(value).alias(f"mean{i}"),
-            F.percentile_approx(value, probabilities, QUANTILE_ACCURACY).alias(f"q{i}"),
+            # Only the reference side's quantiles are used: the current side's rows skip the sketch.
+            F.percentile_approx(F.when(is_reference, value), probabilities, QUANTILE_ACCURACY).alias(f"q{i}"),
         ]
     found = both.groupBy(_SIDE, _REFUSED).agg(*aggregates).collect()
     out: dict[int, dict[str, Any]] = {

@@ -90,9 +90,9 @@ def monitor_model(
     thresholds = (thresholds or Thresholds()).check()
     spark_window = window_duration(window)
     if labels is not None and not on:
-        raise ConfigError("--labels needs --on: the key columns that join the labels to the input rows.")
+        raise ConfigError("labels need keys: give --on (on=[...]), the columns that join them to the input rows.")
     if on and labels is None:
-        raise ConfigError("--on names the keys of a labels table; give the table with --labels.")
+        raise ConfigError("--on (on=) names the keys of a labels table; give the table with --labels (labels=).")
     started = datetime.now(UTC)
     from sparkwright.monitor.record import record
     from sparkwright.registry import Registry

@@ -187,7 +187,8 @@ def _bucket_counts(
         .groupBy(F.col("p.f").alias("f"), F.col("p.key").alias("key"))
         .agg(F.sum(1 - F.col("cur")).alias("ref"), F.sum("cur").alias("cur"))
     )
-    by_frequency = Window.partitionBy("f").orderBy(F.desc("ref"), F.desc("cur"), F.asc("key"))
+    # Missing values (a null key) rank last: they have their own bucket and must not take a level's place.
+    by_frequency = Window.partitionBy("f").orderBy(F.col("key").isNull(), F.desc("ref"), F.desc("cur"), F.asc("key"))
     is_categorical = F.col("f").startswith("c")
     ranked = counted.withColumn(
         "kind",

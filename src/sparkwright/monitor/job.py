@@ -101,6 +101,10 @@ def monitor_model(
 
     ws = Workspace.resolve(workspace)
     registry = Registry(Tracker(ws.tracking_uri, ws.artifacts))
+    if spark is None:  # before the model loads: loading a Spark model needs a session
+        from sparkwright.session import get_session
+
+        spark = get_session()
     job = _Job.load(registry, model, spark)
     scoring = job.read_input(input)
     result = job.compare(scoring, started, thresholds, bins, max_levels)
@@ -135,7 +139,7 @@ class _Job:
     silver_version: int
 
     @classmethod
-    def load(cls, registry: Registry, model: str, spark: SparkSession | None) -> _Job:
+    def load(cls, registry: Registry, model: str, spark: SparkSession) -> _Job:
         from sparkwright.data.preparation import preparation_of
         from sparkwright.deploy.batch import load_spark_model
 
@@ -148,10 +152,6 @@ class _Job:
                 "monitoring compares with the exact training rows, so it takes models trained by `sparkwright run`."
             )
         config = _project_of(registry, info.run_id, loaded.uri)
-        if spark is None:
-            from sparkwright.session import get_session
-
-            spark = get_session(master=config.spark.master, remote=config.spark.remote, conf=config.spark.conf)
         return cls(spark, loaded, config, preparation_of(loaded.pipeline), table, int(version))
 
     @property

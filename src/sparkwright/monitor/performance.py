@@ -128,9 +128,12 @@ def _performance(
     joined = left.join(right, on=keys, how="inner")
     if PROBABILITY_COL in outputs and isinstance(scored.schema[PROBABILITY_COL].dataType, ArrayType):
         joined = joined.withColumn(PROBABILITY_COL, array_to_vector(PROBABILITY_COL))
-    span = F.window(F.col(_quote(time_column)).cast("timestamp"), window)
-    joined = joined.withColumn(_WINDOW_COL, span.start.cast("long")).withColumn("__sw_end", span.end.cast("long"))
-    joined = joined.cache()
+    joined = joined.withColumn("__sw_span", F.window(F.col(_quote(time_column)).cast("timestamp"), window))
+    joined = joined.select(
+        "*",
+        F.col("__sw_span.start").cast("long").alias(_WINDOW_COL),
+        F.col("__sw_span.end").cast("long").alias("__sw_end"),
+    ).cache()
     try:
         spans = joined.groupBy(_WINDOW_COL, "__sw_end").count().orderBy(F.desc(_WINDOW_COL)).collect()
         labelled = sum(row["count"] for row in spans)

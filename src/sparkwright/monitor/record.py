@@ -79,7 +79,8 @@ def record(
 
 
 def results_schema() -> StructType:
-    """The monitoring table: one row per run, column (or window) and statistic."""
+    """The monitoring table: one row per run, column (or window) and statistic (every field nullable, so a
+    later sparkwright may add statistics without a NOT NULL constraint in the way)."""
     from pyspark.sql.types import (
         BooleanType,
         DoubleType,
@@ -93,16 +94,16 @@ def results_schema() -> StructType:
 
     return StructType(
         [
-            StructField("monitored_at", TimestampType(), False),
-            StructField("run_id", StringType(), False),
-            StructField("model_name", StringType(), False),
-            StructField("model_version", IntegerType(), False),
-            StructField("input", StringType(), False),
+            StructField("monitored_at", TimestampType()),
+            StructField("run_id", StringType()),
+            StructField("model_name", StringType()),
+            StructField("model_version", IntegerType()),
+            StructField("input", StringType()),
             StructField("input_version", LongType()),
-            StructField("reference_version", LongType(), False),
-            StructField("column", StringType(), False),
-            StructField("role", StringType(), False),
-            StructField("statistic", StringType(), False),
+            StructField("reference_version", LongType()),
+            StructField("column", StringType()),
+            StructField("role", StringType()),
+            StructField("statistic", StringType()),
             StructField("value", DoubleType()),
             StructField("threshold", DoubleType()),
             StructField("crossed", BooleanType()),

@@ -136,7 +136,8 @@ class Performance:
 
     @property
     def crossed(self) -> list[WindowMetrics]:
-        return [w for w in self.windows if w.crossed]
+        """The windows, and the span of all labelled rows, where the metric dropped past the threshold."""
+        return [w for w in [*self.windows, self.overall] if w.crossed]
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,14 @@ class MonitorResult:
         if self.performance is not None:
             p = self.performance
             for w in p.crossed:
+                where = (
+                    f"over all {w.rows:,} labelled rows"
+                    if w.start is None
+                    else f"in the window from {w.start:%Y-%m-%d %H:%M}"
+                )
                 lines.append(
-                    f"{p.metric} {w.metrics[p.metric]:.4g} in the window from {w.start:%Y-%m-%d %H:%M} is "
-                    f"{w.drop:.1%} worse than in training ({p.training[p.metric]:.4g}; threshold "
-                    f"{self.thresholds.metric_drop:.0%})"
+                    f"{p.metric} {w.metrics[p.metric]:.4g} {where} is {w.drop:.1%} worse than in training "
+                    f"({p.training[p.metric]:.4g}; threshold {self.thresholds.metric_drop:.0%})"
                 )
         return lines
 

@@ -116,7 +116,8 @@ class Tracker:
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        self.client.log_batch(run_id, metrics=items)
+        for start in range(0, len(items), 1000):  # MLflow takes at most 1,000 metrics per batch
+            self.client.log_batch(run_id, metrics=items[start : start + 1000])
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag

@@ -86,6 +86,7 @@ def _overview(result: MonitorResult) -> str:
         ),
     ]
     tiles_html = "".join(f'<div class="tile"><div class="v">{v}</div><div class="k">{k}</div></div>' for k, v in tiles)
+    tiles_html = f'<div class="tiles">{tiles_html}</div>'
     alerts = result.alerts
     alerts_html = (
         '<ul class="alerts" id="alerts">' + "".join(f"<li>{_e(a)}</li>" for a in alerts) + "</ul>"
@@ -98,7 +99,6 @@ def _overview(result: MonitorResult) -> str:
         f"{'from the input' if result.prediction_source == 'input' else 'scored by the model'} · "
         f"{result.malformed_rows:,} malformed input rows.</p>"
     )
-    tiles_html = f'<div class="tiles">{tiles_html}</div>'
     return f'<section id="overview"><h2>Overview</h2>{verdict}{tiles_html}{alerts_html}{links}</section>'
 
 
@@ -143,7 +143,7 @@ def _columns_section(result: MonitorResult) -> str:
 def _predictions_section(result: MonitorResult) -> str:
     if not result.predictions:
         return ""
-    cards = "".join(_card(d, result) for d in result.predictions)
+    cards = "".join(_card(d) for d in result.predictions)
     where = "the input's own prediction column" if result.prediction_source == "input" else "the model, scored here"
     return (
         '<section id="predictions"><h2>Predictions</h2>'
@@ -168,7 +168,7 @@ def _performance_section(result: MonitorResult) -> str:
         label = "all labelled rows" if w.start is None else f"{w.start:%Y-%m-%d %H:%M}"
         end = "" if w.end is None else f"{w.end:%Y-%m-%d %H:%M}"
         value = w.metrics.get(p.metric)
-        drop = "—" if w.drop is None else f"{w.drop:+.1%} {'worse' if w.drop > 0 else 'better'}"
+        drop = "—" if w.drop is None else f"{w.drop:+.1%} {'worse' if w.drop > 0 else 'better' if w.drop < 0 else ''}"
         rows.append(
             f'<tr data-window="{_e(label)}" data-crossed="{str(w.crossed).lower()}" class="{_flag(w.crossed)}">'
             f'<td>{_e(label)}</td><td>{_e(end)}</td><td class="num">{w.rows:,}</td>'
@@ -190,13 +190,13 @@ def _performance_section(result: MonitorResult) -> str:
 
 def _cards(result: MonitorResult) -> str:
     ordered = sorted(result.features, key=lambda d: (not d.drifted, -d.psi))
-    shown = "".join(_card(d, result) for d in ordered[:MAX_CARDS])
+    shown = "".join(_card(d) for d in ordered[:MAX_CARDS])
     hidden = len(ordered) - MAX_CARDS
     note = f'<p class="note">{hidden} more features are in the table above, without a plot.</p>' if hidden > 0 else ""
     return f'<section id="details"><h2>Feature details</h2><div class="cards">{shown}</div>{note}</section>'
 
 
-def _card(d: Drift, result: MonitorResult) -> str:
+def _card(d: Drift) -> str:
     facts = [("PSI", f"{d.psi:.4f}")]
     if d.chi_square is not None:
         facts += [("chi²", f"{d.chi_square.statistic:.4g}"), ("p-value", f"{d.chi_square.p_value:.2g}")]

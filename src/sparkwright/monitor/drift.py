@@ -15,6 +15,7 @@ The counts become PSI, chi-square and null rates in :mod:`sparkwright.monitor.st
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import DataError
@@ -239,9 +240,9 @@ def _numeric_drift(
     summary: dict[int, dict[str, Any]],
     index: int,
 ) -> Drift:
-    buckets = [Bucket(_bin_label(edges, b), *counts.get(("bin", str(b)), (0, 0))) for b in range(len(edges) + 1)] + [
-        Bucket(MISSING_BUCKET, *counts.get(("missing", None), (0, 0)))
-    ]
+    labels = _bin_labels(edges)
+    buckets = [Bucket(labels[b], *counts.get(("bin", str(b)), (0, 0))) for b in range(len(edges) + 1)]
+    buckets.append(Bucket(MISSING_BUCKET, *counts.get(("missing", None), (0, 0))))
     return _drift(
         name,
         NUMERIC,
@@ -294,14 +295,13 @@ def _drift(name: str, kind: str, buckets: list[Bucket], **extra: Any) -> Drift:
     )
 
 
-def _bin_label(edges: list[float], b: int) -> str:
+def _bin_labels(edges: list[float]) -> list[str]:
+    """``≤ a``, ``(a, b]``, ..., ``> z``, with as many digits as it takes to tell neighbouring edges apart."""
     if not edges:
-        return "all values"
-    if b == 0:
-        return f"≤ {edges[0]:.4g}"
-    if b == len(edges):
-        return f"> {edges[-1]:.4g}"
-    return f"({edges[b - 1]:.4g}, {edges[b]:.4g}]"
+        return ["all values"]
+    digits = next((d for d in range(4, 17) if len({f"{e:.{d}g}" for e in edges}) == len(edges)), 17)
+    text = [f"{e:.{digits}g}" for e in edges]
+    return [f"≤ {text[0]}", *(f"({a}, {b}]" for a, b in itertools.pairwise(text)), f"> {text[-1]}"]
 
 
 def _quote(name: str) -> str:

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 # One look for sparkwright's reports: the profile report's styles and helpers.
 from sparkwright.explore.report import _CSS, _SCRIPT, _e, _figure, _fmt, _img, _short, _style
+from sparkwright.monitor.drift import NEW_EXAMPLES
 from sparkwright.monitor.results import NUMERIC, Drift, MonitorResult, Performance
 from sparkwright.monitor.statistics import PSI_EPSILON
 
@@ -131,7 +132,7 @@ def _columns_section(result: MonitorResult) -> str:
             f'<td class="num {_flag("null_rate_change" in d.crossed)}">'
             f"{d.null_rate_reference:.1%} → {d.null_rate_current:.1%}</td>"
             f'<td class="num {_flag("new_category_share" in d.crossed)}">{_new(d)}</td>'
-            f'<td class="num">{_fmt(d.mean_reference)} → {_fmt(d.mean_current)}</td></tr>'
+            f'<td class="num">{_means(d)}</td></tr>'
         )
     chart = _img(_psi_figure(result.features, t.psi), "PSI per feature") if result.features else ""
     return (
@@ -203,7 +204,7 @@ def _card(d: Drift) -> str:
         facts += [("Cramér's V", f"{d.chi_square.effect:.3f}")]
     facts += [("missing", f"{d.null_rate_reference:.1%} → {d.null_rate_current:.1%}")]
     if d.kind == NUMERIC:
-        facts += [("mean", f"{_fmt(d.mean_reference)} → {_fmt(d.mean_current)}")]
+        facts += [("mean", _means(d))]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     new = ""
     if d.new_categories:
@@ -256,7 +257,7 @@ def _buckets_figure(d: Drift) -> Figure:
     ax.barh([p - 0.2 for p in positions], [b.current / total_c for b in buckets], 0.4, color=_ORANGE, label="scoring")
     ax.set_yticks(positions, [_short(b.label) for b in buckets])
     ax.set_xlabel("share of rows", fontsize=8)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
     _style(ax)
     ax.grid(axis="x", alpha=0.25)
     ax.grid(axis="y", visible=False)
@@ -302,7 +303,13 @@ def _flag(crossed: bool, warn: bool = False) -> str:
 def _new(d: Drift) -> str:
     if d.kind == NUMERIC:
         return "—"
-    return f"{d.new_share:.1%}" + (f" ({len(d.new_categories)}+)" if d.new_categories else "")
+    named = len(d.new_categories)
+    values = f"{named}+ values" if named == NEW_EXAMPLES else f"{named} value{'s' if named > 1 else ''}"
+    return f"{d.new_share:.1%}" + (f" ({values})" if named else "")
+
+
+def _means(d: Drift) -> str:
+    return f"{_fmt(d.mean_reference)} → {_fmt(d.mean_current)}" if d.kind == NUMERIC else "—"
 
 
 def _id(d: Drift) -> str:

@@ -189,7 +189,7 @@ class MonitorResult:
     def alerts(self) -> list[str]:
         """One line per threshold crossed; empty when nothing was."""
         columns = [*self.features, *self.predictions]
-        lines = [f"{d.role} {d.name}: {_describe(d, self.thresholds)}" for d in columns if d.drifted]
+        lines = [f"{_title(d)}: {_describe(d, self.thresholds)}" for d in columns if d.drifted]
         if self.performance is not None:
             p = self.performance
             for w in p.crossed:
@@ -300,6 +300,11 @@ class MonitorResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (dates as ISO text, NaN as None)."""
         return _jsonable(asdict(self))
+
+
+def _title(d: Drift) -> str:
+    """``feature lead_time``; a prediction column by its own name (``prediction``, ``probability[Yes]``)."""
+    return f"feature {d.name}" if d.role == FEATURE else d.name
 
 
 def _describe(d: Drift, t: Thresholds) -> str:

@@ -169,7 +169,7 @@ def _performance_section(result: MonitorResult) -> str:
         label = "all labelled rows" if w.start is None else f"{w.start:%Y-%m-%d %H:%M}"
         end = "" if w.end is None else f"{w.end:%Y-%m-%d %H:%M}"
         value = w.metrics.get(p.metric)
-        drop = "—" if w.drop is None else f"{w.drop:+.1%} {'worse' if w.drop > 0 else 'better' if w.drop < 0 else ''}"
+        drop = "—" if w.drop is None else f"{abs(w.drop):.1%} {'worse' if w.drop > 0 else 'better'}"
         rows.append(
             f'<tr data-window="{_e(label)}" data-crossed="{str(w.crossed).lower()}" class="{_flag(w.crossed)}">'
             f'<td>{_e(label)}</td><td>{_e(end)}</td><td class="num">{w.rows:,}</td>'

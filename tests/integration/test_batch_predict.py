@@ -44,13 +44,12 @@ def test_scores_a_table_with_model_metadata_and_reruns_replace(spark, trained):
     ]
     assert scored.where(F.col("prediction").isNull() | F.col("_scored_at").isNull()).count() == 0
 
-    # The predictions are the registered model's own.
-    import mlflow.pyfunc
+    # The model takes the silver table too (its values convert to the source's types) and scores it as the
+    # fitted model does.
+    from sparkwright.models import predict as predict_with
 
-    model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
-    inputs = model.metadata.get_input_schema().input_names()
-    sample = scored.orderBy("rownames" if "rownames" in scored.columns else inputs[0]).limit(20).toPandas()
-    assert list(model.predict(sample[inputs])) == pytest.approx(list(sample["prediction"]), rel=1e-9)
+    fitted = predict_with(result.best.fitted, silver.drop(result.label)).toPandas()
+    assert sorted(scored.toPandas()["prediction"]) == pytest.approx(sorted(fitted["prediction"]), rel=1e-9)
 
     again = predict(ws, "--model", "models:/hotel-rates@champion", "--input", "hotel-rates/silver",
                     "--output", "hotel-rates/scored")  # fmt: skip
@@ -60,14 +59,16 @@ def test_scores_a_table_with_model_metadata_and_reruns_replace(spark, trained):
 
 
 def test_files_are_read_with_the_models_types_and_malformed_rows_set_aside(spark, trained, tmp_path):
-    ws, result = trained
-    frame = read_table(spark, result.tables["silver"].path).limit(30).toPandas()
-    csv = tmp_path / "new.csv"
-    frame.to_csv(csv, index=False)
-    lines = csv.read_text().splitlines()
+    import mlflow.pyfunc
+    import pandas as pd
+
+    ws, _ = trained
+    # Rows as the source has them (the model prepares them itself), one with a value that is not a number.
+    source = ws.root / "examples" / "hotel_rates" / "data" / "hotel_rates.csv"
+    lines = source.read_text().splitlines()[:31]
     broken = lines[1].split(",")
-    numeric_index = list(frame.columns).index("lead_time")
-    broken[numeric_index] = "soon"
+    broken[lines[0].split(",").index("lead_time")] = "soon"
+    csv = tmp_path / "new.csv"
     csv.write_text("\n".join([*lines, ",".join(broken)]) + "\n")
 
     outcome = predict(ws, "--model", "models:/hotel-rates/1", "--input", str(csv), "--output", "hotel-rates/new")
@@ -76,6 +77,15 @@ def test_files_are_read_with_the_models_types_and_malformed_rows_set_aside(spark
     rejects = read_table(spark, ws.table_path("hotel-rates", "new_rejects")).collect()
     assert len(rejects) == 1 and "lead_time" in rejects[0]["_reason"] and "soon" in rejects[0]["_reason"]
 
+    # The predictions are the registered model's own, as MLflow's pyfunc gives them for the same rows.
+    model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
+    inputs = model.metadata.get_input_schema().input_names()
+    scored = read_table(spark, ws.table_path("hotel-rates", "new")).toPandas().sort_values("rownames")
+    rows = pd.read_csv(source, nrows=30).dropna().sort_values("rownames")
+    rows = rows[rows["rownames"].isin(scored["rownames"])]
+    expected = scored.set_index("rownames").loc[rows["rownames"], "prediction"]
+    assert list(model.predict(rows[inputs])) == pytest.approx(list(expected), rel=1e-9)
+
 
 def test_input_without_the_models_columns_is_a_clear_error(spark, trained, tmp_path):
     ws, _ = trained
@@ -83,7 +93,9 @@ def test_input_without_the_models_columns_is_a_clear_error(spark, trained, tmp_p
     csv.write_text("lead_time,adults\n10,2\n")
     outcome = predict(ws, "--model", "models:/hotel-rates@champion", "--input", str(csv), "--output", "x/y")
     assert outcome.exit_code == 3
-    assert "the input lacks columns the model models:/hotel-rates/1 takes" in " ".join(outcome.output.split())
+    message = " ".join(outcome.output.split())
+    assert "the input lacks columns the model models:/hotel-rates/1 needs: ['stays_in_weekend_nights'" in message
+    assert "it takes rows shaped like its source data with" in message
     missing = predict(ws, "--model", "models:/hotel-rates@nope", "--input", str(csv), "--output", "x/y")
     assert missing.exit_code == 4 and "has no alias 'nope'" in missing.output
 

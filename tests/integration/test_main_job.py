@@ -41,15 +41,17 @@ def test_best_model_beats_baseline_and_becomes_champion(first_run, workspace, sp
 
 
 def test_champion_loads_as_pyfunc_and_matches_spark(first_run, workspace, spark):
-    silver = read_table(spark, first_run.tables["silver"].path, first_run.tables["silver"].version)
+    # The champion takes rows as the source file has them (no indicators, no "missing" level, ints as ints).
+    source = pd.read_csv(workspace.root / "examples" / "hotel_rates" / "data" / "hotel_rates.csv").head(20)
     model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
     inputs = [c.name for c in model.metadata.get_input_schema().inputs]
-    rows = silver.limit(20).toPandas()
+    assert not any(name.endswith("_missing") for name in inputs) and "rownames" not in inputs
+    rows = source.dropna()
     pyfunc_predictions = pd.Series(model.predict(rows[inputs])).to_numpy(float)
 
     spark_model = mlflow.spark.load_model("models:/hotel-rates@champion")
-    spark_predictions = spark_model.transform(silver.limit(20)).select("prediction").toPandas()["prediction"]
-    assert pyfunc_predictions == pytest.approx(spark_predictions.to_numpy(float), rel=1e-9)
+    spark_predictions = spark_model.transform(spark.createDataFrame(rows)).select("prediction").toPandas()
+    assert pyfunc_predictions == pytest.approx(spark_predictions["prediction"].to_numpy(float), rel=1e-9)
     # log_label: predictions come back in price units, not log-price.
     assert 20 < pyfunc_predictions.mean() < 1000
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -359,9 +361,28 @@ def _columns_read(rows: DataFrame, expression: str) -> list[str] | None:
             return False
         return True
 
-    if not resolves(rows):
-        return None
-    return [name for name in rows.columns if not resolves(rows.drop(name))]
+    with _analysis_errors_unlogged():
+        if not resolves(rows):
+            return None
+        return [name for name in rows.columns if not resolves(rows.drop(name))]
+
+
+@contextmanager
+def _analysis_errors_unlogged() -> Iterator[None]:
+    """PySpark logs every analysis error at ERROR level (its query-context loggers); these probes expect them."""
+    from pyspark.logger import PySparkLogger
+
+    # Through PySparkLogger: a plain logging.getLogger would create them as plain loggers, which PySpark's
+    # own calls (with keyword fields) would then break.
+    loggers = [PySparkLogger.getLogger(name) for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger")]
+    states = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, state in zip(loggers, states, strict=True):
+            logger.disabled = state
 
 
 # ---- the model's stages -----------------------------------------------------------------------------------

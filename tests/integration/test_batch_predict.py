@@ -104,8 +104,8 @@ def test_a_killed_scoring_job_leaves_the_output_at_its_last_version(spark, train
     ws, result = trained
     big = str(tmp_path / "big")
     silver = read_table(spark, result.tables["silver"].path)
-    # ~60k rows in 300 small partitions: the write of one local core takes several seconds, file by file.
-    silver.crossJoin(spark.range(40).select(F.col("id").alias("copy"))).repartition(300).write.format("delta").save(big)
+    # ~15k rows in 300 small partitions: the write of one local core takes seconds, file by file.
+    silver.crossJoin(spark.range(10).select(F.col("id").alias("copy"))).repartition(300).write.format("delta").save(big)
     out = ws.table_path("hotel-rates", "big_scored")
     command = [str(Path(sys.executable).with_name("sparkwright")), "predict", "--model", "models:/hotel-rates/1",
                "--input", big, "--output", out, "--workspace", str(ws.root), "--master", "local[1]"]  # fmt: skip

@@ -12,12 +12,12 @@ from sparkwright.cli import app
 
 pytestmark = pytest.mark.slow
 
-SAMPLE_ROWS = 2_500
+SAMPLE_ROWS = 1_500
 
 
 @pytest.fixture(scope="module")
 def churn_run(spark, tmp_path_factory):
-    """`sparkwright demo --example wa_churn` on the first 2,500 customers, in a workspace of its own."""
+    """`sparkwright demo --example wa_churn` on the first 1,500 customers, in a workspace of its own."""
     from sparkwright.workspace import Workspace
 
     root = tmp_path_factory.mktemp("churn") / "ws"

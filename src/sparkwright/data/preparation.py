@@ -271,11 +271,12 @@ class RowPreparation:
         reasons += [F.when(fails, reason) for fails, reason in self._rule_columns(df)]
         joined = F.concat_ws("; ", *reasons) if reasons else F.lit("")
         prepared = df.withColumn(REASON_COL, F.when(joined != "", joined))
-        replaced = {c.name for c in self.columns}
         indicators = [c for c in self.columns if c.indicator]
+        # Replaced, or made again here (a silver row's own indicators): not passed through.
+        made = {c.name for c in self.columns} | {c.name + MISSING_SUFFIX for c in indicators}
         originals = f"{INTERNAL}original_"
         return prepared.select(
-            *[column(c) for c in prepared.columns if c not in replaced and not c.startswith(originals)],
+            *[column(c) for c in prepared.columns if c not in made and not c.startswith(originals)],
             *[silver_column(c.name, c.data_type, self.missing_level).alias(c.name) for c in self.columns],
             *[indicator_column(c.name, c.data_type).alias(c.name + MISSING_SUFFIX) for c in indicators],
         )

@@ -73,7 +73,7 @@ def test_files_are_read_with_the_models_types_and_malformed_rows_set_aside(spark
 
     outcome = predict(ws, "--model", "models:/hotel-rates/1", "--input", str(csv), "--output", "hotel-rates/new")
     assert outcome.exit_code == 0, outcome.output
-    assert "30 rows" in outcome.output and "1 malformed rows" in outcome.output
+    assert "30 rows" in outcome.output and "1 row set aside" in outcome.output
     rejects = read_table(spark, ws.table_path("hotel-rates", "new_rejects")).collect()
     assert len(rejects) == 1 and "lead_time" in rejects[0]["_reason"] and "soon" in rejects[0]["_reason"]
 

@@ -298,7 +298,12 @@ class RowPreparation:
         for c in self.columns:
             if c.name not in types:
                 df = df.withColumn(c.name, F.lit(None).cast(c.data_type))
-            elif types[c.name] != c.data_type:
+                continue
+            if c.categorical and isinstance(types[c.name], StringType):
+                # The missing level is how silver writes a missing value: a silver row is checked as its source
+                # row was (a gap passes range / allowed_values / pattern and fails not_null).
+                df = df.withColumn(c.name, F.when(column(c.name) != F.lit(self.missing_level), column(c.name)))
+            if types[c.name] != c.data_type:
                 original = f"{INTERNAL}original_{c.name}"
                 df = df.withColumn(original, column(c.name))
                 df = df.withColumn(c.name, column(original).try_cast(c.data_type))

@@ -1154,8 +1154,13 @@ class PrepareRowsStep(Step):
         rows = len(frame)
         typed: dict[str, Column] = {}
         failures: list[tuple[np.ndarray, list[str], list[str]]] = []  # (rows, reason texts, fields)
+        level = self.params["missing_level"]
         for c in self.params["columns"]:
             column, failed = _to_source_type(frame[c["name"]], c["source_type"])
+            if column.type == "string":  # the missing level is a missing value, as silver writes one
+                level_rows = np.fromiter((v == level for v in column.values), dtype=bool, count=rows)
+                if level_rows.any():
+                    column = Column("string", column.values, column.nulls() | level_rows)
             typed[c["name"]] = column
             if failed is not None and failed.any():
                 original = frame[c["name"]]
@@ -1175,7 +1180,6 @@ class PrepareRowsStep(Step):
                 hits = [(texts[row], names) for failed, texts, names in failures if failed[row]]
                 reason[row] = "; ".join(text for text, _ in hits)
                 fields[row] = [(names, text) for text, names in hits]
-        level = self.params["missing_level"]
         for c in self.params["columns"]:
             column = typed[c["name"]]
             if column.type == "string":

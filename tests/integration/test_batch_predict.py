@@ -130,3 +130,30 @@ def test_a_killed_scoring_job_leaves_the_output_at_its_last_version(spark, train
     assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
     assert table_version(spark, out) == 1
     assert read_table(spark, out).count() == rows  # the rerun replaced, no duplicates
+
+
+def test_a_model_that_takes_silver_rows_still_scores_them(spark, trained, tmp_path):
+    """Models logged before models prepared their own rows (no preparation stage, no input metadata)."""
+    from sparkwright.models import predict as predict_with
+    from sparkwright.tracking import Tracker
+
+    ws, result = trained
+    fitted = result.best.fitted
+    features = read_table(spark, result.tables["silver"].path).drop(result.label)
+    example = features.limit(5)
+    tracker = Tracker(ws.tracking_uri, ws.artifacts)
+    with tracker.run(tracker.experiment_id("older"), "older") as run_id:
+        outputs = predict_with(fitted, example).select("prediction").toPandas()
+        logged = tracker.log_spark_model(run_id, fitted.pipeline_model, input_example=example.toPandas(),
+                                         predictions=outputs)  # fmt: skip
+    tracker.register(logged, "older-model")
+    outcome = predict(ws, "--model", "models:/older-model/1", "--input", "hotel-rates/silver",
+                      "--output", "hotel-rates/older")  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    scored = read_table(spark, ws.table_path("hotel-rates", "older")).toPandas()
+    expected = predict_with(fitted, features).toPandas()
+    assert sorted(scored["prediction"]) == pytest.approx(sorted(expected["prediction"]), rel=1e-12)
+    csv = tmp_path / "thin.csv"
+    csv.write_text("lead_time,adults\n10,2\n")
+    thin = predict(ws, "--model", "models:/older-model/1", "--input", str(csv), "--output", "x/y")
+    assert thin.exit_code == 3 and "it takes silver rows with" in " ".join(thin.output.split())

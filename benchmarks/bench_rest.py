@@ -1,14 +1,21 @@
 """REST serving: ``sparkwright serve`` (a Spark ML pipeline through its NumPy export) against
-``mlflow models serve`` of the same registered Spark model (Spark per request), single-row requests.
+``mlflow models serve`` of the same registered Spark model (Spark per request), single-row requests;
+and the same pipeline taking raw (source-shaped) rows against taking silver rows.
 
     .venv/bin/python benchmarks/bench_rest.py [--workers 1,2] [--seconds 10] [--warmup 3] [--repeats 1]
-                                              [--workspace DIR] [--models random_forest] [--only sparkwright]
+                                              [--workspace DIR] [--models random_forest]
+                                              [--servers sparkwright,sparkwright-silver,mlflow]
 
 Trains two pipelines with ``sparkwright.run`` on the bundled hotel_rates example (26 input columns:
 a random forest of 40 trees of depth 8, and a linear regression; both on log(price), so each pipeline
 ends with sparkwright's ``EXP`` stage), registers them in a workspace of their own and exports them
 (``export_version``, what ``sparkwright export`` runs). ``--workspace DIR`` keeps that workspace and
 reuses it next time.
+
+The registered models take raw rows (they prepare them: types, the "missing" level, indicators, rules).
+``sparkwright-silver`` serves a twin of each: the same fitted stages without the preparation, logged
+and registered as a model that takes silver rows (what models did before), sent the same rows in
+silver shape; it measures what the preparation costs per request.
 
 Each server runs alone on 127.0.0.1, with each worker count of ``--workers`` (``sparkwright serve
 --workers N``, ``mlflow models serve --workers N``; default 1, both servers' default). Before the
@@ -69,6 +76,8 @@ def prepare(root: Path) -> dict[str, dict[str, Any]]:
     from pyspark.sql import functions
 
     import sparkwright
+    from sparkwright.config import load_project
+    from sparkwright.data import read_source
     from sparkwright.demo import materialise_example
     from sparkwright.deploy.exported import export_version
     from sparkwright.registry import Registry
@@ -97,16 +106,52 @@ def prepare(root: Path) -> dict[str, dict[str, Any]]:
         export_version(spark, registry, uri, root / "exports" / key)
         print(f"{key}: exported in {time.perf_counter() - started:.1f} s")
         inputs = _signature_inputs(registry, uri)
-        silver = spark.read.format("delta").load(result.tables["silver"].path)
-        sample = silver.select([name for name, _ in inputs]).dropna().orderBy(functions.rand(seed=7))
-        rows = sample.limit(REQUEST_ROWS).toPandas()
+        accepted, _ = read_source(spark, load_project(model_file).data.source)
+        sample = accepted.select([name for name, _ in inputs]).dropna().orderBy(functions.rand(seed=7))
+        raw_rows = sample.limit(REQUEST_ROWS).cache()
+        silver_uri, silver_rows = _silver_twin(registry, result, uri, raw_rows, root / "exports" / f"{key}-silver")
+        silver_inputs = _signature_inputs(registry, silver_uri)
         prepared[key] = {
             "uri": uri,
             "inputs": inputs,
-            "rows": [_json_record(r, inputs) for r in rows.to_dict("records")],
+            "rows": [_json_record(r, inputs) for r in raw_rows.toPandas().to_dict("records")],
+            "silver_uri": silver_uri,
+            "silver_rows": [_json_record(r, silver_inputs) for r in silver_rows.toPandas().to_dict("records")],
         }
     manifest.write_text(json.dumps(prepared))
     return prepared
+
+
+def _silver_twin(registry: Any, result: Any, uri: str, raw_rows: Any, export_to: Path) -> tuple[str, Any]:
+    """The registered raw model's fitted stages without its preparation, logged, registered and exported as a
+    model that takes silver rows; returns its URI and ``raw_rows`` as silver rows (prepared by the model)."""
+    import mlflow.spark
+    from pyspark.ml import PipelineModel
+
+    from sparkwright.data.preparation import REASON_COL, preparation_of
+    from sparkwright.deploy.exported import export_version
+    from sparkwright.models import predict
+    from sparkwright.registry import parse_model_ref
+
+    info = registry.resolve(parse_model_ref(uri))
+    raw_model = mlflow.spark.load_model(str(registry.tracker.download_model(info.source)))
+    preparation = preparation_of(raw_model)
+    silver_model = PipelineModel(stages=raw_model.stages[1:-1])
+    silver_rows = preparation.apply(raw_rows).drop(REASON_COL).cache()
+    tracker = registry.tracker
+    name = f"{result.registered_model}-silver"
+    with tracker.run(result.experiment_id, name) as run_id:
+        example = silver_rows.limit(5)
+        logged = tracker.log_spark_model(
+            run_id,
+            silver_model,
+            input_example=example.toPandas(),
+            predictions=predict(silver_model, example).select("prediction").toPandas(),
+        )
+    version = tracker.register(logged, name)
+    silver_uri = f"models:/{name}/{version}"
+    export_version(raw_rows.sparkSession, registry, silver_uri, export_to)
+    return silver_uri, silver_rows
 
 
 def _signature_inputs(registry: Any, uri: str) -> list[tuple[str, str]]:
@@ -209,7 +254,11 @@ def mlflow_server(root: Path, uri: str, workers: int) -> Server:
     return Server("mlflow", command, _server_env(root), port, "/ping")
 
 
-SERVERS = {"sparkwright": (sparkwright_server, "/predict"), "mlflow": (mlflow_server, "/invocations")}
+SERVERS = {
+    "sparkwright": (sparkwright_server, "/predict"),
+    "sparkwright-silver": (sparkwright_server, "/predict"),  # the same pipeline without its preparation
+    "mlflow": (mlflow_server, "/invocations"),
+}
 
 
 class EchoServer(Server):
@@ -455,7 +504,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="Rounds; the order of the servers alternates.")
     parser.add_argument("--workspace", type=Path, default=None, help="Keep the trained models here; reused.")
     parser.add_argument("--models", default=",".join(MODELS), help="Comma-separated subset of MODELS.")
-    parser.add_argument("--only", choices=list(SERVERS), default=None, help="Measure one server.")
+    parser.add_argument("--servers", default=",".join(SERVERS), help=f"Comma-separated subset of {list(SERVERS)}.")
     parser.add_argument("--workers", default="1", help="Comma-separated worker counts to run each server with.")
     args = parser.parse_args()
 
@@ -486,24 +535,34 @@ def main() -> None:
     with EchoServer() as server:
         report["echo"] = measure(server, "/", ['{"records": []}'], args)
 
-    contenders = [(name, int(w)) for w in args.workers.split(",") for name in SERVERS if args.only in (None, name)]
+    servers = args.servers.split(",")
+    unknown = sorted(set(servers) - set(SERVERS))
+    if unknown:
+        parser.error(f"unknown servers {unknown}; choose from {list(SERVERS)}")
+    contenders = [(name, int(w)) for w in args.workers.split(",") for name in SERVERS if name in servers]
     report["models"] = {}
     for key in args.models.split(","):
         model = prepared[key]
         print(f"\n{key} ({model['uri']}, {len(model['inputs'])} input columns):")
         bodies = {
             "sparkwright": [json.dumps({"records": [row]}) for row in model["rows"]],
+            "sparkwright-silver": [json.dumps({"records": [row]}) for row in model["silver_rows"]],
             "mlflow": [json.dumps({"dataframe_records": [row]}) for row in model["rows"]],
         }
-        if args.only is None:
+        uris = {"sparkwright": model["uri"], "sparkwright-silver": model["silver_uri"], "mlflow": model["uri"]}
+        if "mlflow" in servers:
             difference = check_same_predictions(root, model)
-            print(f"  same predictions from both servers: max relative difference {difference:.1e}")
+            print(f"  same predictions from sparkwright and mlflow: max relative difference {difference:.1e}")
             report["models"][key] = {"max_relative_difference": difference}
+        if "sparkwright-silver" in servers:
+            difference = check_raw_equals_silver(root, model)
+            print(f"  same predictions from raw and silver rows: max relative difference {difference:.1e}")
+            report["models"].setdefault(key, {})["raw_vs_silver_max_relative_difference"] = difference
         rounds: dict[str, list[dict]] = {f"{name} w{workers}": [] for name, workers in contenders}
         for repeat in range(args.repeats):
             for name, workers in contenders if repeat % 2 == 0 else contenders[::-1]:
                 start, path = SERVERS[name]
-                with start(root, model["uri"], workers) as server:
+                with start(root, uris[name], workers) as server:
                     print(f"  {name} with {workers} worker(s) answered after {server.start_seconds:.1f} s")
                     rounds[f"{name} w{workers}"].append(measure(server, path, bodies[name], args))
         report["models"].setdefault(key, {}).update({label: _medians(runs) for label, runs in rounds.items()})
@@ -534,6 +593,22 @@ def check_same_predictions(root: Path, model: dict[str, Any]) -> float:
     return max(abs(a - b) / max(abs(b), 1e-300) for a, b in pairs)
 
 
+def check_raw_equals_silver(root: Path, model: dict[str, Any]) -> float:
+    """Max relative difference between the raw model's predictions of 50 raw rows and its silver twin's of the
+    same rows in silver shape."""
+    import httpx
+
+    with sparkwright_server(root, model["uri"], 1) as raw, sparkwright_server(root, model["silver_uri"], 1) as silver:
+        left = httpx.post(f"http://{HOST}:{raw.port}/predict", json={"records": model["rows"][:50]}, timeout=120)
+        right = httpx.post(
+            f"http://{HOST}:{silver.port}/predict", json={"records": model["silver_rows"][:50]}, timeout=120
+        )
+    left.raise_for_status()
+    right.raise_for_status()
+    pairs = zip(left.json()["predictions"], right.json()["predictions"], strict=True)
+    return max(abs(a - b) / max(abs(b), 1e-300) for a, b in pairs)
+
+
 def _medians(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per concurrency, the median of each figure over the repeats, and every round's load averages."""
     merged: dict[str, dict[str, Any]] = {}
@@ -551,7 +626,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"\n{'model':18} {'server':15} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'server CPU ms/req':>18}"
     )
     for key, result in report["models"].items():
-        labels = [label for label in result if label != "max_relative_difference"]
+        labels = [label for label in result if not label.endswith("max_relative_difference")]
         for label in labels:
             for concurrency, r in result[label].items():
                 print(
@@ -567,6 +642,16 @@ def print_report(report: dict[str, Any]) -> None:
                     f"{'':18} {'ratio ' + label.split()[1]:15} {concurrency:>4} p50 mlflow / sparkwright "
                     f"{theirs[concurrency]['p50_ms'] / ours['p50_ms']:.0f}x, throughput sparkwright / mlflow "
                     f"{ours['throughput_rps'] / theirs[concurrency]['throughput_rps']:.0f}x"
+                )
+        for label in labels:
+            silver = result.get(label.replace("sparkwright", "sparkwright-silver"))
+            if not label.startswith("sparkwright ") or silver is None:
+                continue
+            for concurrency, raw in result[label].items():
+                print(
+                    f"{'':18} {'raw/silver ' + label.split()[1]:15} {concurrency:>4} p50 raw / silver "
+                    f"{raw['p50_ms'] / silver[concurrency]['p50_ms']:.3f}x, throughput raw / silver "
+                    f"{raw['throughput_rps'] / silver[concurrency]['throughput_rps']:.3f}x"
                 )
     for concurrency, r in report["echo"].items():
         print(

@@ -20,6 +20,10 @@ FAST_MODELS = [
 @pytest.fixture
 def hotel_project(workspace) -> Path:
     """The bundled hotel_rates project on its first 2,000 rows with two quick models; returns the file."""
+    return _fast_hotel_project(workspace)
+
+
+def _fast_hotel_project(workspace) -> Path:
     from sparkwright.demo import materialise_example
 
     project_file = materialise_example("hotel_rates", workspace, sample_rows=SAMPLE_ROWS)
@@ -30,6 +34,15 @@ def hotel_project(workspace) -> Path:
     raw["workspace"] = str(workspace.root)
     project_file.write_text(yaml.safe_dump(raw))
     return project_file
+
+
+@pytest.fixture(scope="module")
+def shared_hotel_run(spark, tmp_path_factory):
+    """``hotel_project`` run once per test module, for tests that only read what it wrote: (result, workspace)."""
+    from sparkwright.workspace import Workspace
+
+    ws = Workspace.resolve(tmp_path_factory.mktemp("hotel-run") / "ws")
+    return sparkwright.run(_fast_hotel_project(ws), spark=spark), ws
 
 
 @pytest.fixture

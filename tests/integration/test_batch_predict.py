@@ -44,13 +44,12 @@ def test_scores_a_table_with_model_metadata_and_reruns_replace(spark, trained):
     ]
     assert scored.where(F.col("prediction").isNull() | F.col("_scored_at").isNull()).count() == 0
 
-    # The predictions are the registered model's own.
-    import mlflow.pyfunc
+    # The model takes the silver table too (its values convert to the source's types) and scores it as the
+    # fitted model does.
+    from sparkwright.models import predict as predict_with
 
-    model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
-    inputs = model.metadata.get_input_schema().input_names()
-    sample = scored.orderBy("rownames" if "rownames" in scored.columns else inputs[0]).limit(20).toPandas()
-    assert list(model.predict(sample[inputs])) == pytest.approx(list(sample["prediction"]), rel=1e-9)
+    fitted = predict_with(result.best.fitted, silver.drop(result.label)).toPandas()
+    assert sorted(scored.toPandas()["prediction"]) == pytest.approx(sorted(fitted["prediction"]), rel=1e-9)
 
     again = predict(ws, "--model", "models:/hotel-rates@champion", "--input", "hotel-rates/silver",
                     "--output", "hotel-rates/scored")  # fmt: skip
@@ -60,21 +59,32 @@ def test_scores_a_table_with_model_metadata_and_reruns_replace(spark, trained):
 
 
 def test_files_are_read_with_the_models_types_and_malformed_rows_set_aside(spark, trained, tmp_path):
-    ws, result = trained
-    frame = read_table(spark, result.tables["silver"].path).limit(30).toPandas()
-    csv = tmp_path / "new.csv"
-    frame.to_csv(csv, index=False)
-    lines = csv.read_text().splitlines()
+    import mlflow.pyfunc
+    import pandas as pd
+
+    ws, _ = trained
+    # Rows as the source has them (the model prepares them itself), one with a value that is not a number.
+    source = ws.root / "examples" / "hotel_rates" / "data" / "hotel_rates.csv"
+    lines = source.read_text().splitlines()[:31]
     broken = lines[1].split(",")
-    numeric_index = list(frame.columns).index("lead_time")
-    broken[numeric_index] = "soon"
+    broken[lines[0].split(",").index("lead_time")] = "soon"
+    csv = tmp_path / "new.csv"
     csv.write_text("\n".join([*lines, ",".join(broken)]) + "\n")
 
     outcome = predict(ws, "--model", "models:/hotel-rates/1", "--input", str(csv), "--output", "hotel-rates/new")
     assert outcome.exit_code == 0, outcome.output
-    assert "30 rows" in outcome.output and "1 malformed rows" in outcome.output
+    assert "30 rows" in outcome.output and "1 row set aside" in outcome.output
     rejects = read_table(spark, ws.table_path("hotel-rates", "new_rejects")).collect()
     assert len(rejects) == 1 and "lead_time" in rejects[0]["_reason"] and "soon" in rejects[0]["_reason"]
+
+    # The predictions are the registered model's own, as MLflow's pyfunc gives them for the same rows.
+    model = mlflow.pyfunc.load_model("models:/hotel-rates@champion")
+    inputs = model.metadata.get_input_schema().input_names()
+    scored = read_table(spark, ws.table_path("hotel-rates", "new")).toPandas().sort_values("rownames")
+    rows = pd.read_csv(source, nrows=30).dropna().sort_values("rownames")
+    rows = rows[rows["rownames"].isin(scored["rownames"])]
+    expected = scored.set_index("rownames").loc[rows["rownames"], "prediction"]
+    assert list(model.predict(rows[inputs])) == pytest.approx(list(expected), rel=1e-9)
 
 
 def test_input_without_the_models_columns_is_a_clear_error(spark, trained, tmp_path):
@@ -83,7 +93,9 @@ def test_input_without_the_models_columns_is_a_clear_error(spark, trained, tmp_p
     csv.write_text("lead_time,adults\n10,2\n")
     outcome = predict(ws, "--model", "models:/hotel-rates@champion", "--input", str(csv), "--output", "x/y")
     assert outcome.exit_code == 3
-    assert "the input lacks columns the model models:/hotel-rates/1 takes" in " ".join(outcome.output.split())
+    message = " ".join(outcome.output.split())
+    assert "the input lacks columns the model models:/hotel-rates/1 needs: ['stays_in_weekend_nights'" in message
+    assert "it takes rows shaped like its source data with" in message
     missing = predict(ws, "--model", "models:/hotel-rates@nope", "--input", str(csv), "--output", "x/y")
     assert missing.exit_code == 4 and "has no alias 'nope'" in missing.output
 
@@ -92,8 +104,8 @@ def test_a_killed_scoring_job_leaves_the_output_at_its_last_version(spark, train
     ws, result = trained
     big = str(tmp_path / "big")
     silver = read_table(spark, result.tables["silver"].path)
-    # ~60k rows in 300 small partitions: the write of one local core takes several seconds, file by file.
-    silver.crossJoin(spark.range(40).select(F.col("id").alias("copy"))).repartition(300).write.format("delta").save(big)
+    # ~15k rows in 300 small partitions: the write of one local core takes seconds, file by file.
+    silver.crossJoin(spark.range(10).select(F.col("id").alias("copy"))).repartition(300).write.format("delta").save(big)
     out = ws.table_path("hotel-rates", "big_scored")
     command = [str(Path(sys.executable).with_name("sparkwright")), "predict", "--model", "models:/hotel-rates/1",
                "--input", big, "--output", out, "--workspace", str(ws.root), "--master", "local[1]"]  # fmt: skip
@@ -118,3 +130,30 @@ def test_a_killed_scoring_job_leaves_the_output_at_its_last_version(spark, train
     assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
     assert table_version(spark, out) == 1
     assert read_table(spark, out).count() == rows  # the rerun replaced, no duplicates
+
+
+def test_a_model_that_takes_silver_rows_still_scores_them(spark, trained, tmp_path):
+    """Models logged before models prepared their own rows (no preparation stage, no input metadata)."""
+    from sparkwright.models import predict as predict_with
+    from sparkwright.tracking import Tracker
+
+    ws, result = trained
+    fitted = result.best.fitted
+    features = read_table(spark, result.tables["silver"].path).drop(result.label)
+    example = features.limit(5)
+    tracker = Tracker(ws.tracking_uri, ws.artifacts)
+    with tracker.run(tracker.experiment_id("older"), "older") as run_id:
+        outputs = predict_with(fitted, example).select("prediction").toPandas()
+        logged = tracker.log_spark_model(run_id, fitted.pipeline_model, input_example=example.toPandas(),
+                                         predictions=outputs)  # fmt: skip
+    tracker.register(logged, "older-model")
+    outcome = predict(ws, "--model", "models:/older-model/1", "--input", "hotel-rates/silver",
+                      "--output", "hotel-rates/older")  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    scored = read_table(spark, ws.table_path("hotel-rates", "older")).toPandas()
+    expected = predict_with(fitted, features).toPandas()
+    assert sorted(scored["prediction"]) == pytest.approx(sorted(expected["prediction"]), rel=1e-12)
+    csv = tmp_path / "thin.csv"
+    csv.write_text("lead_time,adults\n10,2\n")
+    thin = predict(ws, "--model", "models:/older-model/1", "--input", str(csv), "--output", "x/y")
+    assert thin.exit_code == 3 and "it takes silver rows with" in " ".join(thin.output.split())

@@ -108,6 +108,16 @@ def test_source_rows_prepare_to_exactly_the_silver_rows(spark, bronze, silver):
             assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), (key, name, a, b)
 
 
+def test_silver_rows_prepare_to_themselves(spark, silver):
+    # A model that takes source rows also takes silver rows (what older callers send): same values back.
+    prep = RowPreparation.for_model(spark, _config(), silver.schema)
+    features = silver.drop("label")
+    again = prep.apply(features)
+    assert sorted(again.columns) == sorted([*features.columns, REASON_COL])
+    assert again.where(f"{REASON_COL} IS NOT NULL").count() == 0
+    assert sorted(again.select(*features.columns).collect()) == sorted(features.collect())
+
+
 def test_rows_a_rule_refuses_keep_their_place_with_every_reason(spark, silver):
     prep = RowPreparation.for_model(spark, _config(), silver.schema)
     rows = spark.createDataFrame(

@@ -52,4 +52,9 @@ def predict(
             soft_wrap=True,
         )
         if result.rejected:
-            console.print(f"[yellow]{result.rejected:,} malformed rows[/] set aside in {result.rejects_table}")
+            console.print(
+                f"[yellow]{result.rejected:,} row{'' if result.rejected == 1 else 's'} set aside[/] (malformed, or "
+                f"refused by the model's rules) in "
+                f"{result.rejects_table}, each with its reason",
+                soft_wrap=True,
+            )

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -269,11 +271,12 @@ class RowPreparation:
         reasons += [F.when(fails, reason) for fails, reason in self._rule_columns(df)]
         joined = F.concat_ws("; ", *reasons) if reasons else F.lit("")
         prepared = df.withColumn(REASON_COL, F.when(joined != "", joined))
-        replaced = {c.name for c in self.columns}
         indicators = [c for c in self.columns if c.indicator]
+        # Replaced, or made again here (a silver row's own indicators): not passed through.
+        made = {c.name for c in self.columns} | {c.name + MISSING_SUFFIX for c in indicators}
         originals = f"{INTERNAL}original_"
         return prepared.select(
-            *[column(c) for c in prepared.columns if c not in replaced and not c.startswith(originals)],
+            *[column(c) for c in prepared.columns if c not in made and not c.startswith(originals)],
             *[silver_column(c.name, c.data_type, self.missing_level).alias(c.name) for c in self.columns],
             *[indicator_column(c.name, c.data_type).alias(c.name + MISSING_SUFFIX) for c in indicators],
         )
@@ -295,7 +298,12 @@ class RowPreparation:
         for c in self.columns:
             if c.name not in types:
                 df = df.withColumn(c.name, F.lit(None).cast(c.data_type))
-            elif types[c.name] != c.data_type:
+                continue
+            if c.categorical and isinstance(types[c.name], StringType):
+                # The missing level is how silver writes a missing value: a silver row is checked as its source
+                # row was (a gap passes range / allowed_values / pattern and fails not_null).
+                df = df.withColumn(c.name, F.when(column(c.name) != F.lit(self.missing_level), column(c.name)))
+            if types[c.name] != c.data_type:
                 original = f"{INTERNAL}original_{c.name}"
                 df = df.withColumn(original, column(c.name))
                 df = df.withColumn(c.name, column(original).try_cast(c.data_type))
@@ -359,9 +367,28 @@ def _columns_read(rows: DataFrame, expression: str) -> list[str] | None:
             return False
         return True
 
-    if not resolves(rows):
-        return None
-    return [name for name in rows.columns if not resolves(rows.drop(name))]
+    with _analysis_errors_unlogged():
+        if not resolves(rows):
+            return None
+        return [name for name in rows.columns if not resolves(rows.drop(name))]
+
+
+@contextmanager
+def _analysis_errors_unlogged() -> Iterator[None]:
+    """PySpark logs every analysis error at ERROR level (its query-context loggers); these probes expect them."""
+    from pyspark.logger import PySparkLogger
+
+    # Through PySparkLogger: a plain logging.getLogger would create them as plain loggers, which PySpark's
+    # own calls (with keyword fields) would then break.
+    loggers = [PySparkLogger.getLogger(name) for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger")]
+    states = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, state in zip(loggers, states, strict=True):
+            logger.disabled = state
 
 
 # ---- the model's stages -----------------------------------------------------------------------------------

@@ -1150,67 +1150,84 @@ class PrepareRowsStep(Step):
     def prune(self, needed: set[str]) -> Step | None:
         return self  # the reason depends on every column's checks
 
+    def _prepare(self) -> None:
+        self._columns = [(c["name"], c["source_type"], bool(c["indicator"])) for c in self.params["columns"]]
+
     def apply(self, frame: Frame) -> None:
+        # REST scores one row at a time, so each column costs only the operations its values need.
         rows = len(frame)
+        level = self.params["missing_level"]
         typed: dict[str, Column] = {}
         failures: list[tuple[np.ndarray, list[str], list[str]]] = []  # (rows, reason texts, fields)
-        for c in self.params["columns"]:
-            column, failed = _to_source_type(frame[c["name"]], c["source_type"])
-            typed[c["name"]] = column
-            if failed is not None and failed.any():
-                original = frame[c["name"]]
+        for name, source_type, _ in self._columns:
+            original = frame[name]
+            column, failed = _to_source_type(original, source_type)
+            if column.type == "string" and _contains(column.values, level):
+                # The missing level is a missing value, as silver writes one (the rules see a gap).
+                column = Column("string", column.values, column.nulls() | (column.values == level))
+            typed[name] = column
+            if failed is not None:
                 texts = [
-                    f"{c['name']} = {_spark_text(original, i)} is not a valid {c['source_type']}" if failed[i] else ""
+                    f"{name} = {_spark_text(original, i)} is not a valid {source_type}" if failed[i] else ""
                     for i in range(rows)
                 ]
-                failures.append((failed, texts, [c["name"]]))
+                failures.append((failed, texts, [name]))
         for check in self.params["checks"]:
             failed, texts = _check_rows(check, typed, rows)
             if failed.any():
                 failures.append((failed, texts, check.get("columns") or [check["column"]]))
-        reason = np.full(rows, None, dtype=object)
-        fields = np.full(rows, None, dtype=object)
-        if failures:
-            for row in np.nonzero(np.logical_or.reduce([f for f, _, _ in failures]))[0]:
-                hits = [(texts[row], names) for failed, texts, names in failures if failed[row]]
-                reason[row] = "; ".join(text for text, _ in hits)
-                fields[row] = [(names, text) for text, names in hits]
-        level = self.params["missing_level"]
-        for c in self.params["columns"]:
-            column = typed[c["name"]]
+        for name, _, indicator in self._columns:
+            column = typed[name]
             if column.type == "string":
-                values = column.values.copy()
-                blank = column.nulls() | np.fromiter((v == "" for v in values), dtype=bool, count=rows)
-                values[blank] = level
-                frame[c["name"]] = Column("string", values)
+                values = column.values
+                if column.null is not None or _contains(values, ""):
+                    values = values.copy()
+                    values[column.nulls() | (values == "")] = level
+                frame[name] = Column("string", values)
             else:
-                frame[c["name"]] = Column("double", column.as_double(), column.null)
-            if c["indicator"]:
+                frame[name] = Column("double", column.as_double(), column.null)
+            if indicator:
                 missing = column.nulls()
                 if column.type in ("double", "float"):
                     missing = missing | np.isnan(column.values.astype(np.float64))
-                frame[c["name"] + "_missing"] = Column("double", missing.astype(np.float64))
-        null = np.fromiter((r is None for r in reason), dtype=bool, count=rows)
-        frame[self.params["reason"]] = Column("string", reason, null if null.any() else None)
+                frame[name + "_missing"] = Column("double", missing.astype(np.float64))
+        reason = np.full(rows, None, dtype=object)
+        fields = np.full(rows, None, dtype=object)
+        refused = np.zeros(rows, dtype=bool)
+        for failed, _, _ in failures:
+            refused |= failed
+        for row in np.nonzero(refused)[0]:
+            hits = [(texts[row], names) for failed, texts, names in failures if failed[row]]
+            reason[row] = "; ".join(text for text, _ in hits)
+            fields[row] = [(names, text) for text, names in hits]
+        frame[self.params["reason"]] = Column("string", reason, ~refused)
         # Per refused row: [(columns, reason)] for each rule it broke (REST names them in its 422).
         frame[self.params["reason"] + REASON_FIELDS_SUFFIX] = Column("object", fields)
 
 
+def _contains(values: np.ndarray, text: str) -> bool:
+    """Whether an object array of strings holds ``text`` (a Python scan: cheaper than NumPy for a few rows)."""
+    return text in values.tolist()
+
+
 def _to_source_type(column: Column, source_type: str) -> tuple[Column, np.ndarray | None]:
-    """Spark's ``try_cast`` of an input column to the source's type; True where a value did not convert."""
+    """Spark's ``try_cast`` of an input column to the source's type; where a value did not convert (None when
+    every value did)."""
     if column.type == source_type:
         return column, None
-    null = column.nulls()
     if source_type in INTEGRAL_TYPES and column.type in INTEGRAL_TYPES:
         bound = _INTEGRAL_BOUNDS[source_type]
-        failed = ~null & ((column.values < -bound) | (column.values >= bound))
-        return Column(source_type, column.values, null | failed if failed.any() else column.null), failed
+        if all(-bound <= v < bound for v in column.values.tolist()):
+            return Column(source_type, column.values, column.null), None
+        failed = ~column.nulls() & ((column.values < -bound) | (column.values >= bound))
+        return Column(source_type, column.values, column.nulls() | failed), failed
     if source_type in ("double", "float") and column.type in NUMERIC_TYPES:
         values = column.values.astype(np.float64)
         return Column(source_type, values.astype(np.float32) if source_type == "float" else values, column.null), None
     decimal = _DECIMAL.fullmatch(source_type)
     if decimal and column.type in NUMERIC_TYPES:
-        return _to_decimal(column, int(decimal.group(1)), int(decimal.group(2)))
+        converted, failed = _to_decimal(column, int(decimal.group(1)), int(decimal.group(2)))
+        return converted, failed if failed.any() else None
     raise ScoringError(f"an input of type {column.type} for a column the model knows as {source_type}")
 
 

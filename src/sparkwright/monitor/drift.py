@@ -1,6 +1,7 @@
 """Compare the columns of two DataFrames in Spark: only aggregates reach the driver.
 
-Two jobs, whatever the number of columns, each over both sides at once (a union tagged by side):
+Two passes (Spark jobs, which adaptive execution may split), whatever the number of columns, each over both
+sides at once (a union tagged by side):
 
 1. one ``groupBy(side, refused).agg(...)``: rows per side, refused rows, and per numeric column its mean and,
    on the reference side, the quantiles that become the bin edges (``percentile_approx``);

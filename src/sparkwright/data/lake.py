@@ -292,10 +292,17 @@ def check_compatible(existing: StructType, incoming: StructType, path: str, *, e
     raise DataError(f"cannot add rows to Delta table {path!r}: the schema differs: {'; '.join(differences)}. {hint}")
 
 
+def duplicated_keys(df: DataFrame, keys: list[str], examples: int = 3) -> str | None:
+    """Up to ``examples`` keys that several rows of ``df`` share, as text (``id=3 (2 rows); ...``); None if none do."""
+    clashes = df.groupBy(*keys).count().filter(F.col("count") > 1).limit(examples).collect()
+    if not clashes:
+        return None
+    return "; ".join(", ".join(f"{k}={row[k]!r}" for k in keys) + f" ({row['count']} rows)" for row in clashes)
+
+
 def _require_unique_keys(df: DataFrame, keys: list[str], path: str) -> None:
-    clashes = df.groupBy(*keys).count().filter(F.col("count") > 1).limit(3).collect()
-    if clashes:
-        examples = "; ".join(", ".join(f"{k}={row[k]!r}" for k in keys) + f" ({row['count']} rows)" for row in clashes)
+    examples = duplicated_keys(df, keys)
+    if examples:
         raise DataError(
             f"the data to merge into {path!r} has different rows with the same key ({', '.join(keys)}), e.g. "
             f"{examples}. Keep one row per key in the source, or add a column to data.keys."

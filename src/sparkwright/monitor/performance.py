@@ -63,58 +63,7 @@ def performance_over_time(
         DataError: A key, the label or the time column is missing, the labels table has several rows for one
             key, or the metric is not one the training run has.
     """
-    if not keys:
-        raise DataError("joining labels needs key columns: give --on key1,key2 (columns of both tables).")
-    for side, df, wanted in (("scoring rows", scored, keys), ("labels table", labels, [*keys, label_col])):
-        missing = [c for c in wanted if c not in df.columns]
-        if missing:
-            raise DataError(
-                f"the {side} ({labels_name if side == 'labels table' else 'input'}) lack columns {missing}; "
-                f"they have {', '.join(df.columns)}."
-                + (" The labels table needs the label named as in training." if label_col in missing else "")
-            )
-    if time_column not in scored.columns and time_column not in labels.columns:
-        raise DataError(
-            f"neither the input nor {labels_name} has the time column {time_column!r}; name one with --time-column "
-            "(scored tables have _scored_at)."
-        )
-    if metric not in training:
-        raise DataError(
-            f"the training run has no test metric {metric!r} to compare with; it has {', '.join(sorted(training))}."
-        )
-    _require_unique_keys(labels, keys, labels_name)
-    return _performance(
-        scored,
-        labels,
-        scored_rows,
-        labels_name,
-        keys,
-        label_col,
-        time_column,
-        window,
-        task,
-        classes,
-        training,
-        metric,
-        thresholds,
-    )
-
-
-def _performance(
-    scored: DataFrame,
-    labels: DataFrame,
-    scored_rows: int,
-    labels_name: str,
-    keys: list[str],
-    label_col: str,
-    time_column: str,
-    window: str,
-    task: Task,
-    classes: list[str] | None,
-    training: dict[str, float],
-    metric: str,
-    thresholds: Thresholds,
-) -> Performance:
+    _check(scored, labels, labels_name, keys, label_col, time_column, training, metric)
     from pyspark.ml.functions import array_to_vector
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType
@@ -174,13 +123,45 @@ def _performance(
     )
 
 
+def _check(
+    scored: DataFrame,
+    labels: DataFrame,
+    labels_name: str,
+    keys: list[str],
+    label_col: str,
+    time_column: str,
+    training: dict[str, float],
+    metric: str,
+) -> None:
+    """Every column the join needs is there, the metric has a training value, and each key has one label."""
+    if not keys:
+        raise DataError("joining labels needs key columns: give --on key1,key2 (columns of both tables).")
+    for side, df, wanted in (("scoring rows", scored, keys), ("labels table", labels, [*keys, label_col])):
+        missing = [c for c in wanted if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"the {side} ({labels_name if side == 'labels table' else 'input'}) lack columns {missing}; "
+                f"they have {', '.join(df.columns)}."
+                + (" The labels table needs the label named as in training." if label_col in missing else "")
+            )
+    if time_column not in scored.columns and time_column not in labels.columns:
+        raise DataError(
+            f"neither the input nor {labels_name} has the time column {time_column!r}; name one with --time-column "
+            "(scored tables have _scored_at)."
+        )
+    if metric not in training:
+        raise DataError(
+            f"the training run has no test metric {metric!r} to compare with; it has {', '.join(sorted(training))}."
+        )
+    _require_unique_keys(labels, keys, labels_name)
+
+
 def _require_unique_keys(labels: DataFrame, keys: list[str], name: str) -> None:
     """One label per key: a duplicated key would count its scoring row twice."""
-    from pyspark.sql import functions as F
+    from sparkwright.data.lake import duplicated_keys
 
-    clashes = labels.groupBy(*keys).count().where(F.col("count") > 1).limit(3).collect()
-    if clashes:
-        examples = "; ".join(", ".join(f"{k}={row[k]!r}" for k in keys) + f" ({row['count']} rows)" for row in clashes)
+    examples = duplicated_keys(labels, keys)
+    if examples:
         raise DataError(
             f"the labels table {name} has several rows for one key ({', '.join(keys)}), e.g. {examples}; "
             "keep one label per key, or add columns to --on."

@@ -185,7 +185,7 @@ def test_the_monitoring_table_accumulates_one_commit_per_run(spark, trained, und
     assert version.tags["sparkwright.monitor.last_run"] == latest["run_id"]
 
 
-def test_bad_inputs_fail_clearly(spark, trained, tmp_path):
+def test_bad_inputs_fail_clearly(spark, trained, scored, tmp_path):
     ws, _ = trained
     unknown = runner.invoke(app, ["monitor", "--model", "models:/nope@champion", "--input", "hotel-rates/silver",
                                   "--workspace", str(ws.root)])  # fmt: skip
@@ -201,6 +201,18 @@ def test_bad_inputs_fail_clearly(spark, trained, tmp_path):
     assert no_keys.exit_code == 2 and "labels need keys: give --on" in flat(no_keys.output)
     bad_window = monitor(ws, "--input", str(thin), "--window", "1w")
     assert bad_window.exit_code == 2 and "--window must be a whole number of days or hours" in flat(bad_window.output)
+
+    # Labels that cannot be joined fail before the drift passes, naming the problem.
+    twice = spark.createDataFrame([(1, 100.0), (1, 120.0), (2, 80.0)], "rownames int, avg_price_per_room double")
+    write_table(twice, ws.table_path("hotel-rates", "labels_twice"))
+    duplicated = monitor(
+        ws, "--input", "hotel-rates/scored", "--labels", "hotel-rates/labels_twice", "--on", "rownames"
+    )
+    assert duplicated.exit_code == 3
+    assert "has several rows for one key (rownames), e.g. rownames=1 (2 rows)" in flat(duplicated.output)
+    write_table(twice.drop("avg_price_per_room"), ws.table_path("hotel-rates", "labels_unnamed"))
+    unnamed = monitor(ws, "--input", "hotel-rates/scored", "--labels", "hotel-rates/labels_unnamed", "--on", "rownames")
+    assert unnamed.exit_code == 3 and "needs the label named as in training" in flat(unnamed.output)
 
 
 @pytest.fixture(scope="module")

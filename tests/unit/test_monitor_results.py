@@ -56,7 +56,6 @@ def result() -> MonitorResult:
         time_column="_scored_at",
         window="1 day",
         labelled_rows=80,
-        unlabelled_rows=20,
         overall=WindowMetrics(None, None, 80, {"rmse": 12.7, "r2": 0.65}, drop=0.27, crossed=True),
         windows=windows,
     )

@@ -107,10 +107,13 @@ def monitor_model(
         spark = get_session()
     job = _Job.load(registry, model, spark)
     scoring = job.read_input(input)
-    result = job.compare(scoring, started, thresholds, bins, max_levels)
-    if labels is not None:
-        performance = job.performance(scoring, labels, list(on), time_column, spark_window, metric, thresholds, result)
-        result = replace(result, performance=performance)
+    # Labels first: a labels table that cannot be joined fails before the longer drift passes.
+    performance = (
+        job.performance(scoring, labels, list(on), time_column, spark_window, metric, thresholds)
+        if labels is not None
+        else None
+    )
+    result = replace(job.compare(scoring, started, thresholds, bins, max_levels), performance=performance)
     table = results_table or ws.table_path(job.config.name, "monitoring")
     folder = ws.root / "reports" / job.loaded.info.name
     return record(registry.tracker, job.spark, result, table, Path(report) if report else None, folder)
@@ -301,7 +304,6 @@ class _Job:
         window: str,
         metric: str | None,
         thresholds: Thresholds,
-        result: MonitorResult,
     ) -> Performance:
         """The task's metrics of the labelled input rows per window, against the training run's test metrics."""
         from pyspark.sql import functions as F
@@ -325,7 +327,6 @@ class _Job:
         return performance_over_time(
             scored.drop(label),  # a scored copy of the training data may carry the label: the labels table's wins
             read_table(self.spark, labels),
-            scored_rows=result.current_rows,
             labels_name=labels,
             keys=keys,
             label_col=label,

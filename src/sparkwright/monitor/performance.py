@@ -30,7 +30,6 @@ def performance_over_time(
     scored: DataFrame,
     labels: DataFrame,
     *,
-    scored_rows: int,
     labels_name: str,
     keys: list[str],
     label_col: str,
@@ -46,7 +45,6 @@ def performance_over_time(
 
     Args:
         scored: Scoring rows with ``prediction`` (and a ``probability`` array or vector for classifiers).
-        scored_rows: How many rows ``scored`` has (known to the caller; counting again would be a scan).
         labels: Rows with ``keys`` and ``label_col``: the outcomes that arrived.
         labels_name: How to name ``labels`` in messages and results.
         keys: Columns that identify a row in both tables.
@@ -116,7 +114,6 @@ def performance_over_time(
         time_column=time_column,
         window=window,
         labelled_rows=labelled,
-        unlabelled_rows=max(scored_rows - labelled, 0),
         overall=overall,
         windows=windows[::-1],
         omitted_windows=max(len(spans) - MAX_WINDOWS, 0),

@@ -181,7 +181,8 @@ def _performance_section(result: MonitorResult) -> str:
     return (
         '<section id="performance"><h2>Performance</h2>'
         f"<p>Labels from <code>{_e(p.labels)}</code> joined on {', '.join(f'<code>{_e(k)}</code>' for k in p.keys)}: "
-        f"{p.labelled_rows:,} labelled rows, {p.unlabelled_rows:,} without a label yet; windows of {_e(p.window)} "
+        f"{p.labelled_rows:,} labelled rows, {max(result.current_rows - p.labelled_rows, 0):,} without a label yet; "
+        f"windows of {_e(p.window)} "
         f"by <code>{_e(p.time_column)}</code>. Training run's test {_e(p.metric)}: "
         f"<b>{_fmt(p.training.get(p.metric))}</b>.{omitted}</p>"
         f'<div class="scroll"><table class="grid" id="windows"><thead><tr>{head}</tr></thead>'

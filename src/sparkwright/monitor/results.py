@@ -117,7 +117,7 @@ class Performance:
         training: The training run's test metrics, the yardstick.
         labels: The labels table; ``keys`` joined it to the scoring rows.
         time_column: The column that placed a row in a window; ``window`` the window length (e.g. ``1d``).
-        labelled_rows: Scoring rows that found a label; ``unlabelled_rows`` those that did not (yet).
+        labelled_rows: Scoring rows that found a label.
         omitted_windows: Older windows left out of ``windows`` (only the most recent are computed).
     """
 
@@ -129,7 +129,6 @@ class Performance:
     time_column: str
     window: str
     labelled_rows: int
-    unlabelled_rows: int
     overall: WindowMetrics
     windows: list[WindowMetrics]
     omitted_windows: int = 0

@@ -216,6 +216,56 @@ def test_bad_inputs_fail_clearly(spark, trained, scored, tmp_path):
 
 
 @pytest.fixture(scope="module")
+def churn(spark, trained, tmp_path_factory):
+    """A binary classifier (wa_churn sample, logistic regression) in the same MLflow store as ``trained``, and
+    its bronze rows scored by it (``probability`` as an array) over three days, with their labels."""
+    import yaml
+
+    import sparkwright
+    from sparkwright.demo import materialise_example
+    from sparkwright.deploy.batch import score_batch
+    from sparkwright.registry import Registry
+    from sparkwright.tracking import Tracker
+    from sparkwright.workspace import Workspace
+
+    ws = Workspace.resolve(tmp_path_factory.mktemp("churn") / "ws")
+    project = materialise_example("wa_churn", ws, sample_rows=900)
+    raw = yaml.safe_load(project.read_text())
+    raw.update(models=[{"type": "logistic_regression"}], explore={"enabled": False}, workspace=str(ws.root))
+    raw["classification"]["threshold"] = 0.5
+    raw.pop("tune", None)
+    project.write_text(yaml.safe_dump(raw))
+    result = sparkwright.run(project, spark=spark)
+    once = ws.table_path("wa-churn", "scored_once")
+    registry = Registry(Tracker(ws.tracking_uri, ws.artifacts))
+    score_batch(spark, registry, "models:/wa-churn@champion", result.tables["bronze"].path, once)
+    write_table(with_days(read_table(spark, once)), ws.table_path("wa-churn", "scored"))
+    write_table(
+        read_table(spark, result.tables["bronze"].path).select("rownames", "churn"), ws.table_path("wa-churn", "labels")
+    )
+    return ws, result
+
+
+def test_a_classifier_is_monitored_on_its_class_probability_and_its_metrics(spark, churn):
+    ws, _ = churn
+    outcome = runner.invoke(
+        app,
+        ["monitor", "--model", "models:/wa-churn@champion", "--input", "wa-churn/scored", "--labels", "wa-churn/labels",
+         "--on", "rownames", "--metric-drop", "0.5", "--workspace", str(ws.root)],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    assert "3 windows of 1 day; roc_auc over all" in flat(outcome.output)
+    rows = read_table(spark, ws.table_path("wa-churn", "monitoring")).toPandas()
+    predictions = rows[rows.role == "prediction"]
+    assert set(predictions.column) == {"prediction", "probability[Yes]"}
+    assert set(predictions[predictions.column == "prediction"].statistic) >= {"psi", "chi_square_p_value"}
+    windows = rows[(rows.statistic == "roc_auc") & rows.window_start.notna()]
+    assert len(windows) == 3 and windows.value.between(0.5, 1.0).all()
+    assert {"accuracy", "f1", "log_loss"} <= set(rows[rows.role == "metric"].statistic)
+
+
+@pytest.fixture(scope="module")
 def chromium() -> str:
     return find_chromium()
 

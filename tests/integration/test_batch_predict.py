@@ -94,7 +94,7 @@ def test_input_without_the_models_columns_is_a_clear_error(spark, trained, tmp_p
     outcome = predict(ws, "--model", "models:/hotel-rates@champion", "--input", str(csv), "--output", "x/y")
     assert outcome.exit_code == 3
     message = " ".join(outcome.output.split())
-    assert "the input lacks columns the model models:/hotel-rates/1 needs: ['stays_in_weekend_nights'" in message
+    assert "the input lacks columns the model models:/hotel-rates/1 needs: ['meal', 'market_segment'" in message
     assert "it takes rows shaped like its source data with" in message
     missing = predict(ws, "--model", "models:/hotel-rates@nope", "--input", str(csv), "--output", "x/y")
     assert missing.exit_code == 4 and "has no alias 'nope'" in missing.output

@@ -185,7 +185,12 @@ def test_the_searchs_ensemble_scores_the_same_in_spark_batch_stream_rest_and_exp
     np.testing.assert_allclose(exported["prediction"], expected["prediction"], rtol=1e-9)
 
     client = TestClient(create_app(load_served_model(Registry(tracker), uri)))
-    records = expected[scorer.input_columns].head(10).to_dict(orient="records")
+    # A REST client sends each value in its column's type: the source's integers as integers.
+    integral = {i["name"] for i in scorer.inputs if i["type"] in ("tinyint", "smallint", "int", "bigint")}
+    records = [
+        {k: int(v) if k in integral else v for k, v in row.items()}
+        for row in expected[scorer.input_columns].head(10).to_dict(orient="records")
+    ]
     response = client.post("/predict", json={"records": records})
     assert response.status_code == 200, response.text
     np.testing.assert_allclose(response.json()["predictions"], expected["prediction"].head(10), rtol=1e-9)

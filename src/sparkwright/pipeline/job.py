@@ -14,15 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sparkwright.config import ModelSpec, ProjectConfig, load_project, parse_project, project_file_text
-from sparkwright.errors import ConfigError, DataError, ModelError
+from sparkwright.config import ProjectConfig, load_project, parse_project, project_file_text
+from sparkwright.errors import DataError
 from sparkwright.pipeline.artifacts import ArtifactWriter
-from sparkwright.pipeline.ensemble import blend_search_winners
+from sparkwright.pipeline.flows import TrainingContext, get_flow
 from sparkwright.pipeline.promotion import register_best
-from sparkwright.pipeline.results import BASELINE, ModelResult, RunResult, TableRef, lineage_params
-from sparkwright.pipeline.search import SearchOutcome, check_search, run_search
-from sparkwright.pipeline.training import train_one
-from sparkwright.pipeline.tuning import TuningResult, check_tune_spaces, tune_model
+from sparkwright.pipeline.results import RunResult, TableRef, lineage_params
 from sparkwright.tracking import Tracker
 from sparkwright.workspace import Workspace
 
@@ -146,72 +143,34 @@ def run(
         preparation = _preparation(spark, config, train)
         tracker.log_params(parent_id, {"model_input": "silver" if preparation is None else "raw"})
 
-        searched: SearchOutcome | None = None
-        if config.search_settings is not None:
-            budget = config.search_settings.budget_seconds
-            with reporter.budget(f"Searching {budget:.0f}s across model families", budget) as update:
-                searched = run_search(tracker, experiment_id, parent_id, config, train, update)
-            timings["search"] = searched.seconds
-            reporter.info(_search_line(searched, config.selection_metric))
-
-        results: list[ModelResult] = []
-        tuning: list[TuningResult] = []
-        specs = [ModelSpec(type=BASELINE), *config.models, *(searched.specs if searched else [])]
+        flow = get_flow(config.task)
         with ArtifactWriter(tracker) as artifacts:
-            for spec in specs:
-                extra: dict[str, Any] = _search_params(searched, spec, config.selection_metric)
-                if config.tune is not None and spec.display_name in config.tune.space:
-                    # A progress bar rather than a stage spinner: one live display at a time.
-                    with reporter.trials(f"Tuning {spec.display_name}") as update:
-                        tuned = tune_model(tracker, experiment_id, parent_id, config, spec, train, update)
-                    timings[f"tune:{spec.display_name}"] = tuned.seconds
-                    reporter.info(_tuning_line(tuned, config.selection_metric))
-                    tuning.append(tuned)
-                    spec = spec.model_copy(update={"params": {**spec.params, **tuned.best_params}})
-                    extra = {"tuned_by_run": tuned.run_id, f"tune_cv_{config.selection_metric}": tuned.best_score}
-                with stage(f"train:{spec.display_name}", f"Training {spec.display_name}"):
-                    results.append(
-                        train_one(
-                            tracker,
-                            artifacts,
-                            experiment_id,
-                            parent_id,
-                            config,
-                            spec,
-                            train,
-                            test,
-                            silver_ref,
-                            extra_params=extra,
-                            preparation=preparation,
-                        )
-                    )
-            if searched is not None and config.search_settings.ensemble:
-                with stage("ensemble", "Blending the search's best trials"):
-                    blended = blend_search_winners(config, searched, results, train)
-                    if blended is not None:
-                        results.append(
-                            train_one(
-                                tracker,
-                                artifacts,
-                                experiment_id,
-                                parent_id,
-                                config,
-                                blended.model.spec,
-                                train,
-                                test,
-                                silver_ref,
-                                extra_params={"ensemble_members": blended.description},
-                                prefitted=(blended.model, blended.fit_seconds),
-                                preparation=preparation,
-                            )
-                        )
+            context = TrainingContext(
+                spark=spark,
+                config=config,
+                workspace=ws,
+                tracker=tracker,
+                artifacts=artifacts,
+                experiment_id=experiment_id,
+                parent_id=parent_id,
+                train=train,
+                test=test,
+                silver=silver_ref,
+                preparation=preparation,
+                stage=stage,
+                reporter=reporter,
+                timings=timings,
+            )
+            outcome = flow.train(context)
             with stage("artifacts", "Writing models and plots"):
                 artifacts.wait()
         train.unpersist()
         test.unpersist()
 
         higher = config.task_spec.higher_is_better(config.selection_metric)
-        results.sort(key=lambda m: m.metrics[config.selection_metric], reverse=higher)
+        results = sorted(outcome.models, key=lambda m: m.metrics[config.selection_metric], reverse=higher)
+        tables.update(outcome.tables)
+        tuning = outcome.tuning
         result = RunResult(
             project=config.name,
             label=config.data.label or "",
@@ -226,7 +185,7 @@ def run(
             models=results,
             report_path=report_path,
             tuning=tuning,
-            search=searched,
+            search=outcome.search,
         )
         tracker.log_dict(parent_id, {"leaderboard": result.leaderboard()}, "leaderboard.json")
         if tuning:
@@ -242,48 +201,12 @@ def run(
 
 
 def validate_models(config: ProjectConfig) -> None:
-    """Check the source format, every model type and its params, and the search without starting Spark."""
+    """Check the source format and the task's models, tuning and settings without starting Spark."""
     from sparkwright.data.sources import get_source_reader
-    from sparkwright.models import get_model_type
 
     if config.data.source.format is not None:
         get_source_reader(config.data.source.format)  # the format names come from the source registry
-    for index, spec in enumerate(config.models):
-        path = f"models[{index}]"
-        try:
-            model_type = get_model_type(spec.type, config.task)
-        except ModelError as exc:
-            raise ConfigError(str(exc), path=f"{path}.type") from None
-        model_type.validate_params(spec.params, f"{path}.params", config.task)
-    check_tune_spaces(config)
-    check_search(config)
-
-
-def _search_params(searched: SearchOutcome | None, spec: ModelSpec, metric: str) -> dict[str, Any]:
-    """The search's record of a family's winner, logged on the refit model's run."""
-    best = next((b for b in searched.families if b.spec is spec), None) if searched else None
-    if best is None:
-        return {}
-    return {"search_run": searched.run_id, f"search_cv_{metric}": best.score, "search_trials": best.trials}
-
-
-def _search_line(searched: SearchOutcome, metric: str) -> str:
-    bests = ", ".join(f"{b.family} {b.score:.4f} ({b.trials} trials)" for b in searched.families)
-    folds = f"{searched.folds}-fold CV" if searched.folds > 1 else "hold-out"
-    where = "driver workers + Spark" if searched.on_driver else "Spark"
-    return (
-        f"✓ Searched {len(searched.trials)} trials in {searched.seconds:.0f}s ({folds}, {where}, stopped by "
-        f"{searched.stopped_by}); best cross-validated {metric}: {bests}"
-    )
-
-
-def _tuning_line(tuned: TuningResult, metric: str) -> str:
-    failed = f", {tuned.failed} failed" if tuned.failed else ""
-    return (
-        f"✓ Tuned {tuned.model}: {tuned.trials} trials{failed} ({tuned.method} {tuned.algorithm}, "
-        f"{tuned.executor}, stopped by {tuned.stopped_by}); best cross-validated {metric} {tuned.best_score:.4f} "
-        f"with {tuned.best_params} ({tuned.seconds:.1f}s)"
-    )
+    get_flow(config.task).check(config)
 
 
 def _as_config(project: str | os.PathLike[str] | ProjectConfig | dict[str, Any]) -> ProjectConfig:

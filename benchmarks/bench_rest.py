@@ -94,6 +94,7 @@ def prepare(root: Path) -> dict[str, dict[str, Any]]:
         config = yaml.safe_load(project_file.read_text())
         config["name"] = f"rest-{key.replace('_', '-')}"
         config["explore"] = {"enabled": False}
+        config.pop("search", None)  # the example searches across families; here each run trains one model
         config["models"] = [spec]
         config["register"] = {"name": config["name"], "promote_if_better": True}
         model_file = project_file.with_name(f"{config['name']}.yaml")

@@ -42,7 +42,7 @@ class AnomalyTask(Task):
         return config.data.label
 
     def baseline(self, target: Any) -> ZScoreDetector:
-        """Flag the rows furthest from the training mean: the largest absolute z-score over the features."""
+        """Flag the rows furthest from the training mean: the root mean square of their features' z-scores."""
         return ZScoreDetector(featuresCol=target.features_col, predictionCol=target.prediction_col)
 
     def metrics(self, predictions: DataFrame, label_col: str, classes: list[str] | None = None) -> dict[str, float]:
@@ -207,7 +207,9 @@ class DetectorParams(HasFeaturesCol, HasPredictionCol):
 
 
 class ZScoreDetector(Estimator, DetectorParams, DefaultParamsReadable, DefaultParamsWritable):
-    """The anomaly baseline: score = the largest |z| of a row's features (mean and std from training)."""
+    """The anomaly baseline: score = the root mean square of a row's feature z-scores (mean and std from
+    training), a distance from the mean in standard deviations. Not the largest |z|: on one-hot and indicator
+    features that ties whole groups of rows at the threshold, and tied rows are all flagged or none."""
 
     def __init__(self, *, featuresCol: str = "features", predictionCol: str = PREDICTION_COL):
         super().__init__()
@@ -234,7 +236,7 @@ class ZScoreDetector(Estimator, DetectorParams, DefaultParamsReadable, DefaultPa
 
 
 class ZScoreModel(Model, DetectorParams, DefaultParamsReadable, DefaultParamsWritable):
-    """Scores a row by its largest |(x - mean) / std| over the feature vector; Spark expressions only."""
+    """Scores a row by the root mean square of ``(x - mean) / std`` over its feature vector; Spark expressions only."""
 
     mean = Param(Params._dummy(), "mean", "training mean per feature slot", TypeConverters.toListFloat)
     scale = Param(Params._dummy(), "scale", "training std per feature slot (1 when 0)", TypeConverters.toListFloat)
@@ -246,7 +248,8 @@ class ZScoreModel(Model, DetectorParams, DefaultParamsReadable, DefaultParamsWri
         mean = F.array(*[F.lit(v) for v in self.getOrDefault(self.mean)])
         scale = F.array(*[F.lit(v) for v in self.getOrDefault(self.scale)])
         values = vector_to_array(F.col(self.getFeaturesCol()))
-        score = F.array_max(F.transform(values, lambda x, i: F.abs((x - mean[i]) / scale[i])))
+        squares = F.transform(values, lambda x, i: F.pow((x - mean[i]) / scale[i], 2))
+        score = F.sqrt(F.aggregate(squares, F.lit(0.0), lambda acc, z2: acc + z2) / F.size(squares))
         threshold = self.getOrDefault(self.threshold)
         return dataset.withColumn(self.getScoreCol(), score).withColumn(
             self.getPredictionCol(), (F.col(self.getScoreCol()) > F.lit(threshold)).cast("double")

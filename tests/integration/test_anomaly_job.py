@@ -125,3 +125,36 @@ def test_served_champion_answers_scores_equal_to_sparks(default_run, spark):
     body = response.json()
     assert body["scores"] == pytest.approx(list(expected["anomaly_score"]), rel=1e-12)
     assert body["predictions"] == list(expected["prediction"])
+
+
+def test_a_stream_of_source_files_scores_as_batch(default_run, spark, tmp_path):
+    import shutil
+
+    from sparkwright.data import read_table
+    from sparkwright.deploy.stream import start_scoring_stream, stream_spec
+    from sparkwright.registry import Registry
+    from sparkwright.tracking import Tracker
+
+    _, workspace = default_run
+    registry = Registry(Tracker(workspace.tracking_uri, workspace.artifacts))
+    source = workspace.root / "examples" / "credit_default" / "data" / "credit_default.csv"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(source, landing / "part-0.csv")
+    spec = stream_spec(str(landing), str(tmp_path / "streamed"))
+    uri = "models:/credit-default@champion"
+    start_scoring_stream(spark, registry, uri, spec, trigger="available-now").awaitTermination()
+    streamed = read_table(spark, spec.output).toPandas()
+    streamed = streamed.set_index(streamed["rownames"].astype(int)).sort_index()
+    pipeline = registry_pipeline(registry, uri)
+    expected = pipeline.transform(spark.read.csv(str(source), header=True, inferSchema=True)).toPandas()
+    expected = expected.set_index(expected["rownames"].astype(int)).sort_index()
+    assert len(streamed) == SAMPLE_ROWS
+    assert streamed["anomaly_score"].tolist() == pytest.approx(expected["anomaly_score"].tolist(), rel=1e-12)
+    assert streamed["prediction"].tolist() == expected["prediction"].tolist()
+
+
+def registry_pipeline(registry, uri: str):
+    from sparkwright.deploy.batch import load_spark_model
+
+    return load_spark_model(registry, uri).pipeline

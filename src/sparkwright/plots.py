@@ -168,6 +168,32 @@ def search_history(trials: Sequence[Mapping[str, Any]], metric: str, higher_is_b
     return fig
 
 
+def score_histogram(scores: Any, actual: Any, threshold: float | None, title: str) -> Figure:
+    """Histogram of anomaly scores, split into known anomalies and the rest when ``actual`` (1 / 0) is given,
+    with the flag threshold as a vertical line."""
+    values = np.asarray(scores, dtype=float)
+    if values.size == 0:
+        raise DataError(f"{title}: no scores to plot.")
+    fig = _figure(7.0, 4.5)
+    ax = fig.add_subplot()
+    bins = np.histogram_bin_edges(values, bins=40)
+    if actual is None:
+        ax.hist(values, bins=bins, color="#1f77b4", alpha=0.8, label="rows")
+    else:
+        known = np.asarray(actual, dtype=float) == 1.0
+        ax.hist(values[~known], bins=bins, color="#1f77b4", alpha=0.6, label=f"normal ({int((~known).sum()):,})")
+        ax.hist(values[known], bins=bins, color="#d62728", alpha=0.7, label=f"known anomaly ({int(known.sum()):,})")
+        ax.set_yscale("log")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"flag threshold {threshold:.4g}")
+    ax.set_xlabel("anomaly score (higher: more anomalous)")
+    ax.set_ylabel("rows")
+    ax.set_title(f"{title}\nn = {values.size:,}", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    return fig
+
+
 def _one_vs_rest(actual: Any, scores: Any, classes: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(class, is-that-class, its score) for the positive class of a binary task, or for every class.
 

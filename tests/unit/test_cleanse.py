@@ -127,6 +127,14 @@ def test_features_keys_and_no_indicators(bronze):
     assert feature_columns(result.df, config) == (["hotel"], ["nights"])
 
 
+def test_a_key_kept_in_silver_is_not_a_feature(bronze):
+    config = _config(data={"drop": [], "keys": ["id"]}, cleanse={"missing_indicators": False})
+    result = cleanse(bronze, config)
+    assert "id" in result.df.columns
+    categorical, numeric = feature_columns(result.df, config)
+    assert "id" not in categorical + numeric and "nights" in numeric
+
+
 def test_nan_label_is_quarantined_and_nan_feature_flagged(spark):
     df = spark.createDataFrame([(1.0, float("nan")), (float("nan"), 2.0), (3.0, 4.0)], "x double, price double")
     result = cleanse(df, _config(data={"drop": []}))

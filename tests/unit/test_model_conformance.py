@@ -162,3 +162,43 @@ def test_multiclass(type_, train, test, baselines):
 def test_gbt_refuses_multiclass_naming_alternatives(train):
     with pytest.raises(ModelError, match=r"gbt classifies two classes only, but the label has 3; use xgboost"):
         _fit(train, "gbt", "classification", "tier")
+
+
+ANOMALY_TYPES = model_types("anomaly")
+
+
+@pytest.mark.parametrize("type_", ANOMALY_TYPES)
+def test_anomaly_conformance(type_, train, test, workspace):
+    """Anomaly types: the flag and the score on every row, the flag at the contamination share of training,
+    and the same scores after logging to MLflow and loading back (Spark flavour and pyfunc)."""
+    import mlflow.pyfunc
+    import mlflow.spark
+
+    from sparkwright.models import fit_detector
+
+    fitted = fit_detector(
+        train, ModelSpec(type=type_), categorical=CATEGORICAL, numeric=NUMERIC, impute="median", contamination=0.1
+    )
+    scored = predict(fitted, test).cache()
+    assert scored.columns == [*test.columns, "prediction", "anomaly_score"]
+    assert scored.where(F.col("anomaly_score").isNull()).count() == 0
+    share = predict(fitted, train).agg(F.avg("prediction")).first()[0]
+    assert share == pytest.approx(0.1, abs=0.01)
+
+    tracker = Tracker(workspace.tracking_uri, workspace.artifacts)
+    example = test.select(*CATEGORICAL, *NUMERIC).limit(5)
+    with tracker.run(tracker.experiment_id("conformance"), type_) as run_id:
+        logged = tracker.log_spark_model(
+            run_id,
+            fitted.pipeline_model,
+            input_example=example.toPandas(),
+            predictions=predict(fitted, example).select("prediction").toPandas(),
+        )
+    reloaded = mlflow.spark.load_model(logged.model_uri)
+    expected = [r.anomaly_score for r in predict(fitted, test.limit(20)).collect()]
+    assert [r.anomaly_score for r in predict(reloaded, test.limit(20)).collect()] == pytest.approx(expected, rel=1e-12)
+    flags = list(np.asarray(mlflow.pyfunc.load_model(logged.model_uri).predict(example.toPandas())).ravel())
+    assert flags == [r.prediction for r in predict(fitted, example).collect()]
+
+    with pytest.raises(ConfigError, match=r"^models\[0\]\.params\.notAParam: "):
+        get_model_type(type_, "anomaly").validate_params({"notAParam": 1}, "models[0].params", "anomaly")

@@ -80,7 +80,10 @@ def demo(
     workspace: WorkspaceOption = None,
     sample: Annotated[int | None, typer.Option(help="Use only the first N rows (a quick look).")] = None,
     example: Annotated[
-        str, typer.Option(help="hotel_rates (regression, the default) or wa_churn (classification).")
+        str,
+        typer.Option(
+            help="hotel_rates (regression, the default), wa_churn (classification) or credit_default (anomaly)."
+        ),
     ] = "hotel_rates",
     budget: BudgetOption = None,
     verbose: VerboseOption = False,
@@ -150,7 +153,11 @@ def _show_champion_scores(result: RunResult, config: ProjectConfig, ws: Workspac
     predicted = model.predict(rows[[c for c in inputs if c in rows.columns]])
     predicted = predicted["prediction"] if hasattr(predicted, "columns") else predicted
     label = result.label
-    pairs = ", ".join(f"{_short(p)} (actual {_short(a)})" for p, a in zip(list(predicted), rows[label], strict=True))
+    actual = rows[label] if label in rows else [None] * len(rows)  # anomaly projects may have no label
+    pairs = ", ".join(
+        f"{_short(p)}" + (f" (actual {_short(a)})" if a is not None else "")
+        for p, a in zip(list(predicted), actual, strict=True)
+    )
     console.print(
         f"mlflow.pyfunc.load_model('models:/{result.registered_model}@{CHAMPION}') predicts on {shape}: {pairs}"
     )

@@ -138,6 +138,26 @@ class ClassificationConfig(_Strict):
         return value
 
 
+class AnomalyConfig(_Strict):
+    """Settings of the anomaly task (``task: anomaly``; other tasks reject this section)."""
+
+    contamination: float = Field(
+        default=0.05,
+        gt=0,
+        le=0.5,
+        description="Share of rows flagged as anomalies: the flag threshold is the score that this share of the "
+        "training rows exceeds. Precision and recall are measured at it.",
+    )
+    anomaly_value: str | int | bool | None = Field(
+        default=None,
+        description="With data.label: the label value that marks a known anomaly. Default: the last in sorted "
+        "order of a two-valued label (1, true, 'yes' ...).",
+    )
+    flagged_table: bool = Field(
+        default=True, description="Write the rows the best model flags, with their keys and scores, to Delta."
+    )
+
+
 class TuneConfig(_Strict):
     """Hyperparameter search over the models named in ``space``; the best params are refit on all training data."""
 
@@ -284,6 +304,9 @@ class ProjectConfig(_Strict):
     classification: ClassificationConfig | None = Field(
         default=None, description="Classification settings: positive class, threshold, class weights."
     )
+    anomaly: AnomalyConfig | None = Field(
+        default=None, description="Anomaly settings: contamination, the label value of a known anomaly."
+    )
     models: list[ModelSpec] = Field(
         default_factory=list, description="Models to train; none: a budgeted search (see search) picks them."
     )
@@ -305,6 +328,10 @@ class ProjectConfig(_Strict):
         return self.classification or ClassificationConfig()
 
     @property
+    def anomaly_settings(self) -> AnomalyConfig:
+        return self.anomaly or AnomalyConfig()
+
+    @property
     def search_settings(self) -> SearchConfig | None:
         """``search``, or the default search when the project lists no models; None: no search."""
         if self.search is not None:
@@ -321,5 +348,9 @@ class ProjectConfig(_Strict):
 
     @property
     def selection_metric(self) -> str:
-        """The metric that ranks models: ``metric`` or the task's default."""
-        return self.metric or self.task_spec.default_metric
+        """The metric that ranks models: ``metric``, or the task's default (its unlabelled one without a label)."""
+        if self.metric:
+            return self.metric
+        if not self.data.label and self.task_spec.unlabelled_metric:
+            return self.task_spec.unlabelled_metric
+        return self.task_spec.default_metric

@@ -21,6 +21,8 @@ class TaskSpec:
     needs_label: bool = True
     numeric_label: bool = True
     section: str | None = None
+    # The metric that ranks models when the project has no label (None: the task always needs one).
+    unlabelled_metric: str | None = None
 
     def higher_is_better(self, metric: str) -> bool:
         return self.metrics[metric]
@@ -48,5 +50,24 @@ TASKS: dict[str, TaskSpec] = {
         default_metric="roc_auc",
         numeric_label=False,
         section="classification",
+    ),
+    # Isolation forest and its z-score baseline. With data.label (known anomalies) the label-based metrics
+    # rank; without one nothing can be measured, so models keep the project file's order (listed_order 1
+    # is the first listed model) and the first one is registered.
+    "anomaly": TaskSpec(
+        name="anomaly",
+        metrics={
+            "roc_auc": True,
+            "pr_auc": True,
+            "precision": True,
+            "recall": True,
+            "f1": True,
+            "listed_order": False,
+        },
+        default_metric="roc_auc",
+        needs_label=False,
+        numeric_label=False,
+        section="anomaly",
+        unlabelled_metric="listed_order",
     ),
 }

@@ -160,18 +160,19 @@ def write_silver(result: CleanseResult, table_path: str, rejects_path: str) -> i
 
 
 def feature_columns(df: DataFrame | StructType, config: ProjectConfig) -> tuple[list[str], list[str]]:
-    """The (categorical, numeric) feature columns of a silver DataFrame (or its schema), label excluded.
+    """The (categorical, numeric) feature columns of a silver DataFrame (or its schema), label and keys
+    excluded (a key names a row; it says nothing about it).
 
     Categorical = string columns; numeric = numeric columns, missing-indicator columns included. With
     ``data.features`` set, only those features (and their indicators) count. Other types (dates) are left out.
     """
-    label = config.data.label
+    not_features = {config.data.label, *config.data.keys}
     wanted = set(config.data.features) if config.data.features else None
     categorical: list[str] = []
     numeric: list[str] = []
     schema = df if isinstance(df, StructType) else df.schema
     for f in schema.fields:
-        if f.name == label:
+        if f.name in not_features:
             continue
         base = f.name[: -len(MISSING_SUFFIX)] if f.name.endswith(MISSING_SUFFIX) else f.name
         if wanted is not None and f.name not in wanted and base not in wanted:

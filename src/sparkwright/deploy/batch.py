@@ -26,6 +26,8 @@ INPUT_COL = "_input"
 # The input row as it came, carried through the model (which prepares the input columns in place).
 _INPUT_STRUCT = "__sw_input"
 RAW_COL = "__sw_raw"
+# What a model may write (models.training.OUTPUT_COLS), kept in the output table in this order.
+MODEL_OUTPUTS = ("prediction", "probability", "anomaly_score")
 # MLflow signature types -> Spark SQL types, for reading files with the model's own column types.
 _SPARK_TYPES = {
     "string": "string",
@@ -189,7 +191,7 @@ def check_input_columns(loaded: LoadedModel, columns: list[str]) -> None:
             f"the input lacks columns the model {loaded.uri} needs: {missing}; it takes {shape} with "
             f"{', '.join(loaded.inputs)}{optional}."
         )
-    clashes = [c for c in ("prediction", "probability", INPUT_COL, REASON_COL, RAW_COL) if c in columns]
+    clashes = [c for c in (*MODEL_OUTPUTS, INPUT_COL, REASON_COL, RAW_COL) if c in columns]
     if clashes:
         raise DataError(f"the input already has column(s) {clashes}; drop or rename them before scoring.")
 
@@ -206,7 +208,7 @@ def score_frame(loaded: LoadedModel, rows: DataFrame, inputs: list[str], provena
     reason = F.col(REASON_COL) if REASON_COL in scored.columns else F.lit(None).cast("string")
     return scored.select(
         *[F.col(f"{_INPUT_STRUCT}.`{c}`").alias(c) for c in inputs],
-        *[c for c in ("prediction", "probability") if c in scored.columns],
+        *[c for c in MODEL_OUTPUTS if c in scored.columns],
         F.lit(loaded.info.name).alias("_model_name"),
         F.lit(int(loaded.info.version)).alias("_model_version"),
         F.lit(loaded.uri).alias("_model_uri"),

@@ -354,6 +354,10 @@ def _score_exported(served: ServedModel, records: list[dict[str, Any]]) -> dict[
     if prediction.null is not None:
         predictions = [None if null else v for v, null in zip(predictions, prediction.null.tolist(), strict=True)]
     body: dict[str, Any] = {"predictions": predictions}
+    if scorer.outputs.get("score"):  # an anomaly detector: predictions are its flags
+        score = frame[scorer.outputs["score"]]
+        scores = zip(score.values.tolist(), score.nulls().tolist(), strict=True)
+        body["scores"] = [None if null else v for v, null in scores]
     if scorer.is_classifier:
         probability = frame[scorer.outputs["probability"]].values
         body["probabilities"] = np.round(probability.astype(float), 12).tolist()

@@ -1,6 +1,7 @@
 """Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
 
-from sparkwright.models import baseline, lightgbm_model, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
+from sparkwright.models import anomaly, baseline, lightgbm_model, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
+from sparkwright.models.anomaly import fit_detector
 from sparkwright.models.base import ModelType, SparkModelType, Target
 from sparkwright.models.ensemble import EnsembleModel, blend, ensemble_weights
 from sparkwright.models.registry import get_model_type, model_types, register_model_type
@@ -29,6 +30,7 @@ __all__ = [
     "blend",
     "ensemble_weights",
     "evaluate_model",
+    "fit_detector",
     "fit_model",
     "get_model_type",
     "model_types",

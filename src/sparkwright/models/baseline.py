@@ -20,7 +20,7 @@ class Baseline(ModelType):
     """
 
     name = "baseline"
-    tasks = ("regression", "classification")
+    tasks = ("regression", "classification", "anomaly")
     fits_log_label = False
     uses_features = False
 

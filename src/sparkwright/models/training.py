@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 PREDICTION_COL = "prediction"
 PROBABILITY_COL = "probability"
+# task: anomaly: higher is more anomalous (its prediction is the 1.0 / 0.0 flag).
+ANOMALY_SCORE_COL = "anomaly_score"
+# What a model writes, in this order, after the input columns.
+OUTPUT_COLS = (PREDICTION_COL, PROBABILITY_COL, ANOMALY_SCORE_COL)
 _FEATURES = f"{INTERNAL_PREFIX}features"
 _LOG_LABEL = f"{INTERNAL_PREFIX}label_log"
 _LOG_PREDICTION = f"{INTERNAL_PREFIX}prediction_log"
@@ -232,17 +236,18 @@ def prepare_training(
 
 
 def predict(fitted: FittedModel | PipelineModel, df: DataFrame) -> DataFrame:
-    """``df``'s columns plus ``prediction`` (and ``probability`` for classifiers); internal columns dropped.
+    """``df``'s columns plus ``prediction`` (and ``probability`` for classifiers, ``anomaly_score`` for anomaly
+    detectors); internal columns dropped.
 
     Raises:
         DataError: ``df`` already has a ``prediction`` or ``probability`` column.
     """
-    clashes = [c for c in (PREDICTION_COL, PROBABILITY_COL) if c in df.columns]
+    clashes = [c for c in OUTPUT_COLS if c in df.columns]
     if clashes:
         raise DataError(f"the data already has column(s) {clashes}; drop or rename them before scoring.")
     model = fitted.pipeline_model if isinstance(fitted, FittedModel) else fitted
     scored = model.transform(df)
-    outputs = [c for c in (PREDICTION_COL, PROBABILITY_COL) if c in scored.columns]
+    outputs = [c for c in OUTPUT_COLS if c in scored.columns]
     return scored.select(*[f"`{c}`" for c in df.columns], *outputs)
 
 

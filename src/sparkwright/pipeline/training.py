@@ -103,8 +103,6 @@ def train_one(
     from sparkwright.models import evaluate_model, predict
     from sparkwright.tasks import get_task
 
-    label = config.data.label
-    assert label is not None
     categorical, numeric = feature_columns(train, config)
     tags = {"sparkwright.model_type": spec.type, "sparkwright.source_table": silver.path}
     with tracker.run(experiment_id, spec.display_name, parent_run_id=parent_id, tags=tags) as run_id:
@@ -179,12 +177,12 @@ class _LoggedForm:
 
 def _logged_form(fitted: FittedModel, silver_features: DataFrame, preparation: RowPreparation | None) -> _LoggedForm:
     from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
-    from sparkwright.models import PREDICTION_COL, PROBABILITY_COL
+    from sparkwright.models.training import OUTPUT_COLS
 
     if preparation is None:
         return _LoggedForm(fitted.pipeline_model, silver_features.limit(5), None, "silver")
     return _LoggedForm(
-        with_preparation(fitted.pipeline_model, preparation, [PREDICTION_COL, PROBABILITY_COL]),
+        with_preparation(fitted.pipeline_model, preparation, list(OUTPUT_COLS)),
         source_rows(silver_features, preparation).limit(5),
         input_signature_schema(preparation),
         "raw",

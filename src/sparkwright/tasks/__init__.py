@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from sparkwright.config.tasks import TASKS as SPECS
 from sparkwright.errors import ConfigError
+from sparkwright.tasks.anomaly import AnomalyTask
 from sparkwright.tasks.base import HeldOut, Task
 from sparkwright.tasks.classification import ClassificationTask
 from sparkwright.tasks.regression import RegressionTask
 
 TASKS: dict[str, Task] = {task.name: task for task in (RegressionTask(), ClassificationTask())}
+TASKS["anomaly"] = AnomalyTask()
 assert set(TASKS) == set(SPECS), "config.tasks lists the same tasks"
 
 

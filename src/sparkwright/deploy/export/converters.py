@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUMBER = rt.NUMERIC_TYPES
-MODEL_KINDS = ("linear_regression", "logistic_regression", "trees", rt.LightGBMStep.kind, rt.XGBoostStep.kind)
+MODEL_KINDS = (
+    "linear_regression",
+    "logistic_regression",
+    "trees",
+    rt.LightGBMStep.kind,
+    rt.XGBoostStep.kind,
+    rt.IsolationForestStep.kind,
+)
 SQL_KINDS = ("sql_constant", "sql_exp", "sql_index_to_label")
 
 
@@ -342,6 +349,7 @@ def _type_name(data_type: Any) -> str:
 
 
 # The converters of LightGBMModel and xgboost.spark's models; last, as that module imports this one.
+from sparkwright.deploy.export import anomaly as _anomaly  # noqa: E402, F401  (IsolationForestModel)
 from sparkwright.deploy.export import boosters as _boosters  # noqa: E402, F401
 
 # Registers the EnsembleModel converter; last, because that module builds on the names above.

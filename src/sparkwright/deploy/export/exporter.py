@@ -62,7 +62,9 @@ def export_pipeline(
     prepare = next((s for s in steps if isinstance(s, rt.PrepareRowsStep)), None)
     if prepare is not None:
         outputs["reason"] = prepare.params["reason"]
-    steps, used = _prune(steps, {outputs["prediction"], outputs.get("probability"), outputs.get("reason")} - {None})
+    steps, used = _prune(
+        steps, {outputs["prediction"], outputs.get("probability"), outputs.get("score"), outputs.get("reason")} - {None}
+    )
     types = dict(inputs)
     unusable = [f"{name} ({types[name]})" for name in used if types[name] not in rt.SCALAR_TYPES]
     if unusable:
@@ -108,6 +110,9 @@ def _outputs(steps: list[rt.Step], columns: dict[str, tuple[str, int | None]], p
     if prediction_col not in columns or columns[prediction_col][0] == rt.VECTOR:
         raise ModelError(f"prediction_col {prediction_col!r} is not a scalar column the pipeline makes.")
     outputs: dict[str, Any] = {"prediction": prediction_col, "prediction_type": columns[prediction_col][0]}
+    detector = next((s for s in steps if s.kind in MODEL_KINDS and s.params.get("score")), None)
+    if detector is not None:  # an anomaly detector: its score beside the flag
+        outputs["score"] = detector.params["score"]
     classifier = next((s for s in reversed(classifiers) if s.params.get("probability")), None)
     if classifier is not None:
         num_classes = int(classifier.params["num_classes"])

@@ -1121,6 +1121,42 @@ class BinaryThresholdStep(Step):
         frame[self.params["prediction"]] = Column("double", prediction)
 
 
+@_register
+class IsolationForestStep(_ModelStep):
+    """sparkwright's ``IsolationForestModel`` (scikit-learn's IsolationForest): the score ``2^(-E[h(x)] / c(n))``
+    and the flag ``score > threshold``.
+
+    Arrays hold every tree's nodes back to back (``feature`` already mapped to the vector's slot, ``-1`` at a
+    leaf; ``value`` at a leaf is its depth + c(leaf rows) - 1) and ``roots``; features are compared as float32,
+    as scikit-learn does, and the trees' path lengths are added in tree order, as it does.
+    """
+
+    kind = "isolation_forest"
+
+    def outputs(self) -> list[str]:
+        return [self.params["score"], self.params["prediction"]]
+
+    def apply(self, frame: Frame) -> None:
+        X = self._features(frame).astype(np.float32)
+        feature, threshold = self.arrays["feature"], self.arrays["threshold"]
+        left, right, value = self.arrays["left"], self.arrays["right"], self.arrays["value"]
+        nodes = np.tile(self.arrays["roots"], (len(X), 1))
+        rows = np.arange(len(X))[:, None]
+        for _ in range(int(self.params["max_depth"])):
+            leaf = left[nodes] < 0
+            if leaf.all():
+                break
+            slots = np.where(leaf, 0, feature[nodes])
+            go_left = X[rows, slots] <= threshold[nodes]
+            nodes = np.where(leaf, nodes, np.where(go_left, left[nodes], right[nodes]))
+        depths = _sequential_sum(value[nodes]) if nodes.shape[1] else np.zeros(len(X))
+        denominator = float(self.params["denominator"])
+        score = 2.0 ** (-(depths / denominator)) if denominator else np.ones(len(X))
+        frame[self.params["score"]] = Column("double", score)
+        flag = (score > float(self.params["threshold"])).astype(np.float64)
+        frame[self.params["prediction"]] = Column("double", flag)
+
+
 # ---- row preparation (a model that takes source-shaped rows) -------------------------------------
 
 _INTEGRAL_BOUNDS = {"tinyint": 2**7, "smallint": 2**15, "int": 2**31, "bigint": 2**63}
@@ -1667,6 +1703,8 @@ class ExportedScorer:
         names = [self.outputs["prediction"]]
         if self.is_classifier:
             names += [f"{self.outputs['probability']}_{k}" for k in range(self.num_classes)]
+        if self.outputs.get("score"):
+            names.append(self.outputs["score"])
         if self.outputs.get("reason"):
             names.append(REASON_OUTPUT)
         return names
@@ -1709,6 +1747,9 @@ class ExportedScorer:
             refused = probability.nulls()
             for k in range(probability.values.shape[1]):
                 columns[f"{self.outputs['probability']}_{k}"] = np.where(refused, np.nan, probability.values[:, k])
+        if self.outputs.get("score"):
+            score = frame[self.outputs["score"]]
+            columns[self.outputs["score"]] = np.where(score.nulls(), np.nan, score.values)
         if self.outputs.get("reason"):
             columns[REASON_OUTPUT] = frame[self.outputs["reason"]].values
         return pd.DataFrame(columns, index=frame.index)

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUMBER = rt.NUMERIC_TYPES
-MODEL_KINDS = ("linear_regression", "logistic_regression", "trees", rt.LightGBMStep.kind, rt.XGBoostStep.kind)
+MODEL_KINDS = (
+    "linear_regression",
+    "logistic_regression",
+    "trees",
+    rt.LightGBMStep.kind,
+    rt.XGBoostStep.kind,
+    rt.KMeansStep.kind,
+)
 SQL_KINDS = ("sql_constant", "sql_exp", "sql_index_to_label")
 
 
@@ -313,6 +320,18 @@ def _trees(stage: Any, context: _Context, where: str) -> list[rt.Step]:
     if task == "regression" or ensemble == "boosted":
         arrays.pop("stats")
     return [rt.TreeEnsembleStep(params, arrays)]
+
+
+@_converts("KMeansModel")
+def _kmeans(stage: Any, context: _Context, where: str) -> list[rt.Step]:
+    if stage.getDistanceMeasure() != "euclidean":
+        raise UnsupportedStageError(f"{where}: distanceMeasure={stage.getDistanceMeasure()!r}; only euclidean exports.")
+    centers = np.vstack([np.asarray(c, dtype=np.float64) for c in stage.clusterCenters()])
+    features, prediction = stage.getFeaturesCol(), stage.getPredictionCol()
+    context.features(where, features, centers.shape[1])
+    context.add(prediction, "int")
+    params = {"stage": where, "features": features, "prediction": prediction, "num_features": int(centers.shape[1])}
+    return [rt.KMeansStep(params, {"centers": centers})]
 
 
 def schema_columns(schema: Any) -> list[tuple[str, str]]:

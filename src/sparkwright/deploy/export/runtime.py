@@ -767,6 +767,20 @@ class LinearRegressionStep(_ModelStep):
 
 
 @_register
+class KMeansStep(_ModelStep):
+    """``KMeansModel`` (Euclidean): the index of the nearest centre, the first one on a tie as in Spark."""
+
+    kind = "kmeans"
+
+    def apply(self, frame: Frame) -> None:
+        features = self._features(frame)
+        centers = self.arrays["centers"]
+        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, and |x|^2 is the same for every centre of a row.
+        distances = (centers**2).sum(axis=1) - 2.0 * features @ centers.T
+        frame[self.params["prediction"]] = Column("int", distances.argmin(axis=1).astype(np.int32))
+
+
+@_register
 class LogisticRegressionStep(_Classifier):
     """``LogisticRegressionModel``: binomial (margin, sigmoid, ``threshold``) or multinomial (softmax)."""
 

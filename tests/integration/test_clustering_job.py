@@ -24,7 +24,8 @@ def invoke(*args: str):
 
 @pytest.fixture(scope="module")
 def penguins(spark, tmp_path_factory):
-    """The penguins example with a short k range, two models, run once through ``sparkwright run``."""
+    """The penguins example with a short k range, run once through ``sparkwright run``; k-means only, so the
+    champion is a type ``serve`` can export (the other types are checked by the conformance test)."""
     from sparkwright.demo import materialise_example
     from sparkwright.workspace import Workspace
 
@@ -32,7 +33,7 @@ def penguins(spark, tmp_path_factory):
     project = materialise_example("penguins", ws)
     raw = yaml.safe_load(project.read_text())
     raw["clustering"]["k"] = {"from": 2, "to": 4}
-    raw["models"] = [{"type": "kmeans"}, {"type": "gaussian_mixture"}]
+    raw["models"] = [{"type": "kmeans"}]
     raw["workspace"] = str(ws.root)
     project.write_text(yaml.safe_dump(raw))
     result = invoke("run", str(project))
@@ -44,10 +45,10 @@ def _client(ws) -> MlflowClient:
     return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.tracking_uri)
 
 
-def test_the_run_ranks_by_silhouette_against_one_cluster_and_registers_the_best(penguins):
+def test_the_run_ranks_by_silhouette_against_one_cluster_and_registers_the_model(penguins):
     ws, _, out = penguins
     assert "Leaderboard (silhouette, test set)" in out
-    assert "baseline" in out and "kmeans" in out and "gaussian_mixture" in out
+    assert "baseline" in out and "kmeans" in out
     assert "Registered models:/penguins/1" in out
     client = _client(ws)
     runs = {r.info.run_name: r for r in client.search_runs(client.get_experiment_by_name("penguins").experiment_id)}

@@ -3,8 +3,8 @@
 Each type must fit inside its feature Pipeline (numerics standardised, categoricals one-hot), assign
 every row, explain a share of the total sum of squares on well-separated data where one cluster
 explains none (most of it, for the k-means types), log to MLflow with a signature and score the same
-when loaded back, and reject a bad param with the YAML path. k-means also exports to the JVM-free
-runtime with the same assignments.
+when loaded back, and reject a bad param with the YAML path. k-means and Gaussian mixtures also
+export to the JVM-free runtime with the same assignments.
 """
 
 from __future__ import annotations
@@ -123,11 +123,16 @@ def test_unscaled_a_column_in_thousands_decides_the_clusters_alone(spark):
     assert adjusted_rand_score(group, [r.prediction for r in assigned.select("prediction").collect()]) < 0.2
 
 
-def test_kmeans_exports_with_the_same_assignments(features, test):
+@pytest.mark.parametrize("type_", ["kmeans", "gaussian_mixture"])
+def test_exports_with_the_same_assignments(type_, features, test):
     from sparkwright.deploy.export.exporter import export_pipeline
 
-    fitted = fit_clusterer(features, ModelSpec(type="kmeans"), 3)
+    fitted = fit_clusterer(features, ModelSpec(type=type_), 3)
     scorer = export_pipeline(fitted.pipeline_model, test.schema)
-    frame = test.toPandas()
-    got = scorer.predict(frame)["prediction"].tolist()
-    assert got == [r.prediction for r in predict(fitted.pipeline_model, test).collect()]
+    got = scorer.predict(test.toPandas())
+    spark_rows = predict(fitted.pipeline_model, test).collect()
+    assert got["prediction"].tolist() == [r.prediction for r in spark_rows]
+    if type_ == "gaussian_mixture":
+        expected = np.array([r.probability.toArray() for r in spark_rows])
+        exported = got[["probability_0", "probability_1", "probability_2"]].to_numpy()
+        assert np.allclose(exported, expected, rtol=1e-9, atol=1e-12)

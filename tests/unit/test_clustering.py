@@ -42,6 +42,7 @@ def test_k_is_a_number_or_an_inclusive_range():
         ({"clustering": {"k": {"from": 6, "to": 3}}}, r"^clustering\.k: the range must not be empty: 'to' \(3\)"),
         ({"clustering": {"k": {"from": 2}}}, r"^clustering\.k: a range has exactly the keys 'from' and 'to'"),
         ({"clustering": {"select_k": "gap"}}, r"^clustering\.select_k: "),
+        ({"clustering": {"restarts": 0}}, r"^clustering\.restarts: "),
         ({"metric": "rmse"}, r"^metric: metric 'rmse' does not apply to task 'clustering'; choose one of: silhouette"),
         ({"classification": {"threshold": 0.4}}, r"^classification: the classification section applies to task"),
     ],

@@ -123,6 +123,15 @@ def test_unscaled_a_column_in_thousands_decides_the_clusters_alone(spark):
     assert adjusted_rand_score(group, [r.prediction for r in assigned.select("prediction").collect()]) < 0.2
 
 
+def test_restarts_keep_the_lowest_cost_of_their_seeds(features):
+    costs = [
+        fit_clusterer(features, ModelSpec(type="kmeans", params={"seed": seed}), 5).estimator_model.summary.trainingCost
+        for seed in (42, 43, 44)
+    ]
+    best = fit_clusterer(features, ModelSpec(type="kmeans"), 5, restarts=3)
+    assert best.estimator_model.summary.trainingCost == min(costs)
+
+
 @pytest.mark.parametrize("type_", ["kmeans", "gaussian_mixture"])
 def test_exports_with_the_same_assignments(type_, features, test):
     from sparkwright.deploy.export.exporter import export_pipeline

@@ -160,6 +160,12 @@ class ClusteringConfig(_Strict):
     standardize: bool = Field(
         default=True, description="Scale numeric features to mean 0, standard deviation 1 inside the model."
     )
+    restarts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Fits per model and k from different seeds; the lowest cost is kept (scikit-learn's n_init).",
+    )
     top_levels: int = Field(default=3, ge=1, le=20, description="Most frequent levels per categorical in profiles.")
 
     # One message naming both forms instead of pydantic's one-per-union-member.

@@ -52,11 +52,15 @@ class _ClusteringType(SparkModelType):
             )
         return super()._convert(params, path, task)
 
-    def build_with_k(self, params: Mapping[str, Any], target: Target, k: int) -> Any:
-        """The estimator for one k of the sweep."""
+    def build_with_k(self, params: Mapping[str, Any], target: Target, k: int, seed: int) -> Any:
+        """The estimator for one k of the sweep, started from ``seed``."""
         estimator = self.build(params, target)
-        estimator._set(k=k)
+        estimator._set(k=k, seed=seed)
         return estimator
+
+    def cost(self, fitted_stage: Transformer) -> float:
+        """What the fit minimised, on its training rows (lower is better): restarts keep the lowest."""
+        return float(fitted_stage.summary.trainingCost)
 
 
 @register_model_type
@@ -89,6 +93,9 @@ class GaussianMixtureType(_ClusteringType):
 
     name = "gaussian_mixture"
     estimators: ClassVar[dict[str, type]] = {TASK: GaussianMixture}
+
+    def cost(self, fitted_stage: Transformer) -> float:
+        return -float(fitted_stage.summary.logLikelihood)
 
 
 def clustering_feature_stages(
@@ -174,8 +181,10 @@ class FittedClusterer:
         return self.estimator_model.transform(features)
 
 
-def fit_clusterer(features: ClusteringFeatures, spec: ModelSpec, k: int) -> FittedClusterer:
-    """Fit ``spec`` with ``k`` clusters on the prepared training vectors.
+def fit_clusterer(features: ClusteringFeatures, spec: ModelSpec, k: int, *, restarts: int = 1) -> FittedClusterer:
+    """Fit ``spec`` with ``k`` clusters on the prepared training vectors, ``restarts`` times from seeds
+    ``seed``, ``seed + 1``, ... and keep the fit with the lowest cost (scikit-learn's ``n_init``): one
+    k-means|| start can stop in a local optimum that joins two clusters and splits another.
 
     Raises:
         ConfigError: Bad ``spec.params``; ``k`` is larger than the training rows.
@@ -188,6 +197,10 @@ def fit_clusterer(features: ClusteringFeatures, spec: ModelSpec, k: int) -> Fitt
     model_type.validate_params(spec.params, f"{spec.display_name}.params", TASK)
     params = model_type.resolve_params(spec.params, TASK)
     target = Target(task=TASK, label_col="", features_col=FEATURES_COL, prediction_col=PREDICTION_COL)
-    estimator_model = model_type.build_with_k(spec.params, target, k).fit(features.rows)
+    fits = [
+        model_type.build_with_k(spec.params, target, k, params["seed"] + restart).fit(features.rows)
+        for restart in range(restarts)
+    ]
+    estimator_model = min(fits, key=model_type.cost)
     pipeline_model = PipelineModel(stages=[*features.prefix.stages, estimator_model])
     return FittedClusterer(pipeline_model, estimator_model, spec, params, k)

@@ -128,7 +128,7 @@ def _train_model(
         sweep: list[SweepPoint] = []
         fits: dict[int, FittedClusterer] = {}
         for k in settings.k_values:
-            fits[k] = fit_clusterer(features, spec, k)
+            fits[k] = fit_clusterer(features, spec, k, restarts=settings.restarts)
             measured = clustering_metrics(fits[k].assign(features.rows))
             sweep.append(SweepPoint(k, measured["silhouette"], measured["wssse"], measured["explained"]))
             # One MLflow metric step per k: the UI draws the sweep as a curve.
@@ -150,6 +150,7 @@ def _train_model(
                 "k_tried": ",".join(map(str, ks)),
                 "select_k": settings.select_k,
                 "standardize": settings.standardize,
+                "restarts": settings.restarts,
                 **{f"param_{k}": v for k, v in fitted.params.items()},
                 **lineage_params({"silver": context.silver}),
                 "categorical_features": ",".join(features.categorical),

@@ -24,6 +24,7 @@ EXAMPLES: dict[str, Example] = {
     "hotel_rates": Example("hotel_rates.yaml", "modeldata", "hotel_rates", "hotel_rates.csv"),
     "wa_churn": Example("wa_churn.yaml", "modeldata", "wa_churn", "wa_churn.csv"),
     "credit_default": Example("credit_default.yaml", "ISLR", "Default", "credit_default.csv"),
+    "penguins": Example("penguins.yaml", "palmerpenguins", "penguins", "penguins.csv"),
 }
 
 

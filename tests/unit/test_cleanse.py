@@ -121,7 +121,7 @@ def test_unknown_columns_are_data_errors_with_hints(bronze):
 def test_features_keys_and_no_indicators(bronze):
     config = _config(data={"features": ["hotel", "nights"], "keys": ["id"]}, cleanse={"missing_indicators": False})
     result = cleanse(bronze, config)
-    assert result.df.columns == ["hotel", "nights", "price"]
+    assert result.df.columns == ["id", "hotel", "nights", "price"]  # keys stay: they identify the rows
     assert result.report["duplicates_removed"] == 1
     assert result.report["missing_indicator_columns"] == []
     assert feature_columns(result.df, config) == (["hotel"], ["nights"])

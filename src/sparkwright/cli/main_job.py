@@ -82,7 +82,8 @@ def demo(
     example: Annotated[
         str,
         typer.Option(
-            help="hotel_rates (regression, the default), wa_churn (classification) or credit_default (anomaly)."
+            help="hotel_rates (regression, the default), wa_churn (classification), penguins (clustering) or "
+            "credit_default (anomaly)."
         ),
     ] = "hotel_rates",
     budget: BudgetOption = None,
@@ -153,11 +154,12 @@ def _show_champion_scores(result: RunResult, config: ProjectConfig, ws: Workspac
     predicted = model.predict(rows[[c for c in inputs if c in rows.columns]])
     predicted = predicted["prediction"] if hasattr(predicted, "columns") else predicted
     label = result.label
-    actual = rows[label] if label in rows else [None] * len(rows)  # anomaly projects may have no label
-    pairs = ", ".join(
-        f"{_short(p)}" + (f" (actual {_short(a)})" if a is not None else "")
-        for p, a in zip(list(predicted), actual, strict=True)
-    )
+    if label and label in rows:
+        pairs = ", ".join(
+            f"{_short(p)} (actual {_short(a)})" for p, a in zip(list(predicted), rows[label], strict=True)
+        )
+    else:  # a task without a label (clustering, anomaly without known anomalies): the predictions alone
+        pairs = ", ".join(_short(p) for p in predicted)
     console.print(
         f"mlflow.pyfunc.load_model('models:/{result.registered_model}@{CHAMPION}') predicts on {shape}: {pairs}"
     )
@@ -225,7 +227,7 @@ def _print_result(result: RunResult) -> None:
         table.add_row(
             str(row["rank"]),
             row["model"],
-            *[f"{row[m]:.4g}" if abs(row[m]) >= 1000 else f"{row[m]:.3f}" for m in metrics],
+            *[_metric_cell(row[m]) for m in metrics],
             "—" if row["type"] == "baseline" else f"{gain:+.1%}",
             f"{row['fit_seconds']:.1f}",
         )
@@ -244,6 +246,13 @@ def _print_result(result: RunResult) -> None:
     if result.report_path:
         console.print(f"Report:   {result.report_path}", soft_wrap=True)  # a path must stay copyable
     console.print(f"Tracking: experiment {result.project!r}, run {result.parent_run_id} — `sparkwright ui` to browse.")
+
+
+def _metric_cell(value: float) -> str:
+    """Counts (a clustering's k) as integers, large values in 4 significant digits, the rest to 3 decimals."""
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4g}" if abs(value) >= 1000 else f"{value:.3f}"
 
 
 def _print_tuning(result: RunResult) -> None:

@@ -12,6 +12,7 @@ from sparkwright.config.quality import (
 from sparkwright.config.schema import (
     ClassificationConfig,
     CleanseConfig,
+    ClusteringConfig,
     DataConfig,
     ExploreConfig,
     IngestConfig,
@@ -31,6 +32,7 @@ __all__ = [
     "AllowedValuesRule",
     "ClassificationConfig",
     "CleanseConfig",
+    "ClusteringConfig",
     "DataConfig",
     "ExploreConfig",
     "IngestConfig",

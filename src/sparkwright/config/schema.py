@@ -158,6 +158,59 @@ class AnomalyConfig(_Strict):
     )
 
 
+class KRange(_Strict):
+    """``k: {from: 2, to: 12}``: every k in the range (both ends included) is tried."""
+
+    from_: int = Field(alias="from", ge=2, description="Smallest k tried (at least 2).")
+    to: int = Field(ge=2, description="Largest k tried.")
+
+
+class ClusteringConfig(_Strict):
+    """Settings of the clustering task (other tasks reject this section)."""
+
+    k: int | KRange = Field(
+        default_factory=lambda: KRange(**{"from": 2, "to": 10}),
+        description="Number of clusters: an integer >= 2, or a range {from: 2, to: 12} to try each k.",
+    )
+    select_k: Literal["silhouette", "elbow"] = Field(
+        default="silhouette",
+        description="How k is chosen from a range: the highest silhouette, or the elbow of the within-cluster "
+        "sum of squares.",
+    )
+    standardize: bool = Field(
+        default=True, description="Scale numeric features to mean 0, standard deviation 1 inside the model."
+    )
+    restarts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Fits per model and k from different seeds; the lowest cost is kept (scikit-learn's n_init).",
+    )
+    top_levels: int = Field(default=3, ge=1, le=20, description="Most frequent levels per categorical in profiles.")
+
+    # One message naming both forms instead of pydantic's one-per-union-member.
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) != {"from", "to"}:
+                raise ValueError(f"a range has exactly the keys 'from' and 'to' ({{from: 2, to: 12}}), got {value!r}")
+            start, end = value["from"], value["to"]
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 2 for v in (start, end)):
+                raise ValueError(f"'from' and 'to' must be integers >= 2, got {value!r}")
+            if end < start:
+                raise ValueError(f"the range must not be empty: 'to' ({end}) is below 'from' ({start})")
+            return KRange(**value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(f"must be an integer >= 2 or a range {{from: 2, to: 12}}, got {value!r}")
+        return value
+
+    @property
+    def k_values(self) -> list[int]:
+        """Every k to try, ascending."""
+        return [self.k] if isinstance(self.k, int) else list(range(self.k.from_, self.k.to + 1))
+
+
 class TuneConfig(_Strict):
     """Hyperparameter search over the models named in ``space``; the best params are refit on all training data."""
 
@@ -307,6 +360,9 @@ class ProjectConfig(_Strict):
     anomaly: AnomalyConfig | None = Field(
         default=None, description="Anomaly settings: contamination, the label value of a known anomaly."
     )
+    clustering: ClusteringConfig | None = Field(
+        default=None, description="Clustering settings: k or a range of k, how k is chosen, scaling."
+    )
     models: list[ModelSpec] = Field(
         default_factory=list, description="Models to train; none: a budgeted search (see search) picks them."
     )
@@ -330,6 +386,10 @@ class ProjectConfig(_Strict):
     @property
     def anomaly_settings(self) -> AnomalyConfig:
         return self.anomaly or AnomalyConfig()
+
+    @property
+    def clustering_settings(self) -> ClusteringConfig:
+        return self.clustering or ClusteringConfig()
 
     @property
     def search_settings(self) -> SearchConfig | None:

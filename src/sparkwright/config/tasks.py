@@ -23,9 +23,16 @@ class TaskSpec:
     section: str | None = None
     # The metric that ranks models when the project has no label (None: the task always needs one).
     unlabelled_metric: str | None = None
+    # The metric of the leaderboard's "vs baseline" column; default: the ranking metric.
+    gain_metric: str | None = None
 
     def higher_is_better(self, metric: str) -> bool:
         return self.metrics[metric]
+
+    @property
+    def gain(self) -> tuple[str, bool] | None:
+        """``(gain_metric, higher is better)``; None when the leaderboard compares the ranking metric."""
+        return (self.gain_metric, self.metrics[self.gain_metric]) if self.gain_metric else None
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -69,5 +76,17 @@ TASKS: dict[str, TaskSpec] = {
         numeric_label=False,
         section="anomaly",
         unlabelled_metric="listed_order",
+    ),
+    # Silhouette ranks: it compares different k fairly, where the sum of squares always falls as k grows.
+    # Against the baseline (k = 1, whose within-cluster sum of squares is the total) the leaderboard shows
+    # the share of the total sum of squares a model explains: the fall in wssse.
+    "clustering": TaskSpec(
+        name="clustering",
+        metrics={"silhouette": True, "explained": True, "wssse": False},
+        default_metric="silhouette",
+        needs_label=False,
+        numeric_label=False,
+        section="clustering",
+        gain_metric="wssse",
     ),
 }

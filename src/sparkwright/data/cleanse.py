@@ -211,7 +211,8 @@ def _select_columns(df: DataFrame, config: ProjectConfig) -> list[str]:
                     + f" Available columns: {listing}."
                 )
     if config.data.features:
-        keep = {*config.data.features, *([label] if label else [])}
+        # Keys stay beside the features: they identify the rows (split, scored and clustered rows).
+        keep = {*config.data.features, *config.data.keys, *([label] if label else [])}
         return [c for c in available if c in keep]
     dropped = set(config.data.drop)
     return [c for c in available if c not in dropped]

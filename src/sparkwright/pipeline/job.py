@@ -160,6 +160,7 @@ def run(
                 stage=stage,
                 reporter=reporter,
                 timings=timings,
+                report_path=report_path,
             )
             outcome = flow.train(context)
             with stage("artifacts", "Writing models and plots"):
@@ -186,6 +187,7 @@ def run(
             report_path=report_path,
             tuning=tuning,
             search=outcome.search,
+            gain=config.task_spec.gain,
         )
         tracker.log_dict(parent_id, {"leaderboard": result.leaderboard()}, "leaderboard.json")
         if tuning:

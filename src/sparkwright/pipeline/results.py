@@ -65,6 +65,8 @@ class RunResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tuning: list[TuningResult] = field(default_factory=list)
     search: SearchOutcome | None = None
+    # (metric, higher is better) of the "vs_baseline" column when it is not the ranking metric.
+    gain: tuple[str, bool] | None = None
 
     @property
     def baseline(self) -> ModelResult:
@@ -82,12 +84,14 @@ class RunResult:
         return None
 
     def leaderboard(self) -> list[dict[str, Any]]:
-        """Rows best first, each with its metrics and its gain over the baseline on the ranking metric."""
-        base = self.baseline.metrics[self.metric]
+        """Rows best first, each with its metrics and its relative gain over the baseline on the ranking metric
+        (or the task's ``gain`` metric: for clustering, the share of the total sum of squares explained)."""
+        metric, higher = self.gain or (self.metric, self.higher_is_better)
+        base = self.baseline.metrics[metric]
         rows = []
         for rank, model in enumerate(self.models, start=1):
-            value = model.metrics[self.metric]
-            gain = (value - base) if self.higher_is_better else (base - value)
+            value = model.metrics[metric]
+            gain = (value - base) if higher else (base - value)
             rows.append(
                 {
                     "rank": rank,

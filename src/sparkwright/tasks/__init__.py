@@ -11,10 +11,12 @@ from sparkwright.errors import ConfigError
 from sparkwright.tasks.anomaly import AnomalyTask
 from sparkwright.tasks.base import HeldOut, Task
 from sparkwright.tasks.classification import ClassificationTask
+from sparkwright.tasks.clustering import ClusteringTask
 from sparkwright.tasks.regression import RegressionTask
 
-TASKS: dict[str, Task] = {task.name: task for task in (RegressionTask(), ClassificationTask())}
-TASKS["anomaly"] = AnomalyTask()
+TASKS: dict[str, Task] = {
+    task.name: task for task in (RegressionTask(), ClassificationTask(), ClusteringTask(), AnomalyTask())
+}
 assert set(TASKS) == set(SPECS), "config.tasks lists the same tasks"
 
 

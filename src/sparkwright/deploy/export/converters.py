@@ -33,6 +33,8 @@ MODEL_KINDS = (
     rt.LightGBMStep.kind,
     rt.XGBoostStep.kind,
     rt.IsolationForestStep.kind,
+    rt.KMeansStep.kind,
+    rt.GaussianMixtureStep.kind,
 )
 SQL_KINDS = ("sql_constant", "sql_exp", "sql_index_to_label")
 
@@ -320,6 +322,40 @@ def _trees(stage: Any, context: _Context, where: str) -> list[rt.Step]:
     if task == "regression" or ensemble == "boosted":
         arrays.pop("stats")
     return [rt.TreeEnsembleStep(params, arrays)]
+
+
+@_converts("KMeansModel")
+def _kmeans(stage: Any, context: _Context, where: str) -> list[rt.Step]:
+    if stage.getDistanceMeasure() != "euclidean":
+        raise UnsupportedStageError(f"{where}: distanceMeasure={stage.getDistanceMeasure()!r}; only euclidean exports.")
+    centers = np.vstack([np.asarray(c, dtype=np.float64) for c in stage.clusterCenters()])
+    features, prediction = stage.getFeaturesCol(), stage.getPredictionCol()
+    context.features(where, features, centers.shape[1])
+    context.add(prediction, "int")
+    params = {"stage": where, "features": features, "prediction": prediction, "num_features": int(centers.shape[1])}
+    return [rt.KMeansStep(params, {"centers": centers})]
+
+
+@_converts("GaussianMixtureModel")
+def _gaussian_mixture(stage: Any, context: _Context, where: str) -> list[rt.Step]:
+    gaussians = stage.gaussians
+    means = np.vstack([g.mean.toArray() for g in gaussians]).astype(np.float64)
+    covariances = np.stack([g.cov.toArray() for g in gaussians]).astype(np.float64)
+    features, prediction, probability = stage.getFeaturesCol(), stage.getPredictionCol(), stage.getProbabilityCol()
+    context.features(where, features, means.shape[1])
+    context.add(prediction, "int")
+    if probability:
+        context.add(probability, rt.VECTOR, len(means))
+    params = {
+        "stage": where,
+        "features": features,
+        "prediction": prediction,
+        "probability": probability,
+        "num_classes": len(means),
+        "num_features": int(means.shape[1]),
+    }
+    arrays = {"weights": np.asarray(stage.weights, dtype=np.float64), "means": means, "covariances": covariances}
+    return [rt.GaussianMixtureStep(params, arrays)]
 
 
 def schema_columns(schema: Any) -> list[tuple[str, str]]:

@@ -767,6 +767,52 @@ class LinearRegressionStep(_ModelStep):
 
 
 @_register
+class KMeansStep(_ModelStep):
+    """``KMeansModel`` (Euclidean): the index of the nearest centre, the first one on a tie as in Spark."""
+
+    kind = "kmeans"
+
+    def apply(self, frame: Frame) -> None:
+        features = self._features(frame)
+        centers = self.arrays["centers"]
+        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, and |x|^2 is the same for every centre of a row.
+        distances = (centers**2).sum(axis=1) - 2.0 * features @ centers.T
+        frame[self.params["prediction"]] = Column("int", distances.argmin(axis=1).astype(np.int32))
+
+
+@_register
+class GaussianMixtureStep(_ModelStep):
+    """``GaussianMixtureModel``: membership probabilities ``(1e-16-ish + w_i pdf_i(x))`` normalised, and the
+    most probable cluster, as Spark computes them (pseudo-inverse and pseudo-determinant of each covariance,
+    so a singular one, from one-hot slots, scores as in Spark)."""
+
+    kind = "gaussian_mixture"
+
+    def _prepare(self) -> None:
+        eps = np.finfo(np.float64).eps
+        self._roots, self._constants = [], []
+        for cov in self.arrays["covariances"]:
+            values, vectors = np.linalg.eigh(cov)
+            tol = eps * values.max() * len(values)
+            kept = values > tol
+            self._roots.append((np.where(kept, np.sqrt(1.0 / np.where(kept, values, 1.0)), 0.0))[:, None] * vectors.T)
+            log_det = float(np.log(values[kept]).sum())
+            self._constants.append(-0.5 * (len(values) * np.log(2 * np.pi) + log_det))
+
+    def apply(self, frame: Frame) -> None:
+        features = self._features(frame)
+        weights, means = self.arrays["weights"], self.arrays["means"]
+        dense = np.empty((len(features), len(weights)))
+        for i, (root, constant) in enumerate(zip(self._roots, self._constants, strict=True)):
+            centred = (features - means[i]) @ root.T
+            dense[:, i] = np.finfo(np.float64).eps + weights[i] * np.exp(constant - 0.5 * (centred**2).sum(axis=1))
+        probability = dense / dense.sum(axis=1, keepdims=True)
+        if self.params.get("probability"):
+            frame[self.params["probability"]] = Column(VECTOR, probability)
+        frame[self.params["prediction"]] = Column("int", probability.argmax(axis=1).astype(np.int32))
+
+
+@_register
 class LogisticRegressionStep(_Classifier):
     """``LogisticRegressionModel``: binomial (margin, sigmoid, ``threshold``) or multinomial (softmax)."""
 

@@ -6,10 +6,15 @@ from sparkwright.config.tasks import TASKS as SPECS
 from sparkwright.errors import ConfigError
 from sparkwright.pipeline.flows.anomaly import AnomalyFlow
 from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
+from sparkwright.pipeline.flows.clustering import ClusteringFlow
 from sparkwright.pipeline.flows.supervised import SupervisedFlow
 
-FLOWS: dict[str, Flow] = {"regression": SupervisedFlow(), "classification": SupervisedFlow()}
-FLOWS["anomaly"] = AnomalyFlow()
+FLOWS: dict[str, Flow] = {
+    "regression": SupervisedFlow(),
+    "classification": SupervisedFlow(),
+    "clustering": ClusteringFlow(),
+    "anomaly": AnomalyFlow(),
+}
 assert set(FLOWS) == set(SPECS), "config.tasks lists the same tasks"
 
 

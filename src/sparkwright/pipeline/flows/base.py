@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class TrainingContext:
         reporter: The run's progress reporter (progress bars for searches, one-line notes).
         timings: Stage name -> seconds; a flow adds what ``stage`` does not time (a search's own seconds).
         preparation: What the logged models do to source-shaped rows (None: they take silver rows).
+        report_path: The run's HTML report, written before training (None: explore is off); a flow may add
+            a section to it.
     """
 
     spark: SparkSession
@@ -51,6 +54,7 @@ class TrainingContext:
     stage: Callable[[str, str], AbstractContextManager[None]]
     reporter: Any
     timings: dict[str, float]
+    report_path: Path | None = None
 
 
 @dataclass

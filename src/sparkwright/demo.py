@@ -23,6 +23,7 @@ class Example:
 EXAMPLES: dict[str, Example] = {
     "hotel_rates": Example("hotel_rates.yaml", "modeldata", "hotel_rates", "hotel_rates.csv"),
     "wa_churn": Example("wa_churn.yaml", "modeldata", "wa_churn", "wa_churn.csv"),
+    "movielens": Example("movielens.yaml", "dslabs", "movielens", "movielens.csv"),
 }
 
 

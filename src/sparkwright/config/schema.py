@@ -60,6 +60,16 @@ class DataConfig(_Strict):
         default=0.05, ge=0, le=1, description="Stop when more of the input than this is malformed."
     )
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    user: str | None = Field(default=None, description="task recommendation: the column of user ids.")
+    item: str | None = Field(default=None, description="task recommendation: the column of item ids.")
+    rating: str | None = Field(
+        default=None,
+        description="task recommendation: the rating (explicit) or interaction strength such as a count "
+        "(implicit); with implicit feedback and no rating, each row counts once.",
+    )
+    timestamp: str | None = Field(
+        default=None, description="task recommendation: hold out each user's latest ratings instead of random ones."
+    )
 
 
 class CleanseConfig(_Strict):
@@ -136,6 +146,25 @@ class ClassificationConfig(_Strict):
         if isinstance(value, str) and value != "balanced":
             raise ValueError(f"must be 'balanced' or a mapping {{class: weight}}, got {value!r}")
         return value
+
+
+class RecommendationConfig(_Strict):
+    """Settings of the recommendation task (ALS on data.user x data.item)."""
+
+    implicit: bool = Field(
+        default=False,
+        description="data.rating is implicit feedback (counts, clicks): ALS weighs confidence by its 'alpha' "
+        "param, and models are ranked by top-k metrics only (a count is not a rating to predict).",
+    )
+    k: int = Field(default=10, ge=1, le=1000, description="Length of the top-k lists the ranking metrics judge.")
+    top_n: int = Field(
+        default=10, ge=1, le=1000, description="Items per user and users per item in the recommendation tables."
+    )
+
+    @property
+    def default_metric(self) -> str:
+        """What ranks models when ``metric`` is not given: RMSE for ratings, NDCG@k for implicit feedback."""
+        return "ndcg_at_k" if self.implicit else "rmse"
 
 
 class TuneConfig(_Strict):
@@ -284,6 +313,9 @@ class ProjectConfig(_Strict):
     classification: ClassificationConfig | None = Field(
         default=None, description="Classification settings: positive class, threshold, class weights."
     )
+    recommendation: RecommendationConfig | None = Field(
+        default=None, description="Recommendation settings: implicit feedback, k of the metrics, top-N tables."
+    )
     models: list[ModelSpec] = Field(
         default_factory=list, description="Models to train; none: a budgeted search (see search) picks them."
     )
@@ -321,5 +353,6 @@ class ProjectConfig(_Strict):
 
     @property
     def selection_metric(self) -> str:
-        """The metric that ranks models: ``metric`` or the task's default."""
-        return self.metric or self.task_spec.default_metric
+        """The metric that ranks models: ``metric``, the task section's ``default_metric``, or the task's default."""
+        section = getattr(self, self.task_spec.section, None) if self.task_spec.section else None
+        return self.metric or getattr(section, "default_metric", None) or self.task_spec.default_metric

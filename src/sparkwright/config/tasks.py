@@ -49,4 +49,21 @@ TASKS: dict[str, TaskSpec] = {
         numeric_label=False,
         section="classification",
     ),
+    # Ratings: RMSE / MAE of predicted ratings (explicit ALS only); top-k lists: precision / recall / NDCG /
+    # MAP at recommendation.k against each user's held-out items. Explicit ratings rank by RMSE, implicit
+    # feedback by NDCG@k (the recommendation section's default_metric).
+    "recommendation": TaskSpec(
+        name="recommendation",
+        metrics={
+            "rmse": False,
+            "mae": False,
+            "precision_at_k": True,
+            "recall_at_k": True,
+            "ndcg_at_k": True,
+            "map_at_k": True,
+        },
+        default_metric="rmse",
+        needs_label=False,
+        section="recommendation",
+    ),
 }

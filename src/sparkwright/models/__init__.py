@@ -1,6 +1,6 @@
 """Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
 
-from sparkwright.models import baseline, lightgbm_model, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
+from sparkwright.models import als, baseline, lightgbm_model, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
 from sparkwright.models.base import ModelType, SparkModelType, Target
 from sparkwright.models.ensemble import EnsembleModel, blend, ensemble_weights
 from sparkwright.models.registry import get_model_type, model_types, register_model_type

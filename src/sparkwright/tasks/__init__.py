@@ -10,9 +10,11 @@ from sparkwright.config.tasks import TASKS as SPECS
 from sparkwright.errors import ConfigError
 from sparkwright.tasks.base import HeldOut, Task
 from sparkwright.tasks.classification import ClassificationTask
+from sparkwright.tasks.recommendation import RecommendationTask
 from sparkwright.tasks.regression import RegressionTask
 
 TASKS: dict[str, Task] = {task.name: task for task in (RegressionTask(), ClassificationTask())}
+TASKS[RecommendationTask.name] = RecommendationTask()
 assert set(TASKS) == set(SPECS), "config.tasks lists the same tasks"
 
 

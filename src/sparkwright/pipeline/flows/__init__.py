@@ -5,9 +5,11 @@ from __future__ import annotations
 from sparkwright.config.tasks import TASKS as SPECS
 from sparkwright.errors import ConfigError
 from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
+from sparkwright.pipeline.flows.recommendation import RecommendationFlow
 from sparkwright.pipeline.flows.supervised import SupervisedFlow
 
 FLOWS: dict[str, Flow] = {"regression": SupervisedFlow(), "classification": SupervisedFlow()}
+FLOWS["recommendation"] = RecommendationFlow()
 assert set(FLOWS) == set(SPECS), "config.tasks lists the same tasks"
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sparkwright.errors import DataError, ModelError
+from sparkwright.registry import Registry, parse_model_ref
 
 if TYPE_CHECKING:
     from pyspark.ml.feature import StringIndexerModel
@@ -187,3 +188,47 @@ def _factor_matrix(factors: Any, rows: int, rank: int) -> np.ndarray:
         if row["id"] < rows:
             matrix[row["id"]] = row["features"]
     return matrix
+
+
+@dataclass(frozen=True)
+class RegisteredRecommender:
+    """A registered version's recommender and where it came from."""
+
+    recommender: Recommender
+    name: str
+    version: str
+    run_id: str | None
+    metrics: dict[str, float]
+
+
+def load_recommender(registry: Registry, model: str) -> RegisteredRecommender | None:
+    """The recommender of ``model`` (a models:/ URI), or None when the model is not a recommender.
+
+    Raises:
+        ModelError: Unknown model, version or alias; or a recommender whose files are missing.
+    """
+    from mlflow.models import Model
+
+    info = registry.resolve(parse_model_ref(model))
+    local = registry.tracker.download_model(info.source)
+    if RECOMMENDER_KEY not in (Model.load(str(local / "MLmodel")).metadata or {}):
+        return None
+    metrics = {k: v for k, v in info.metrics.items() if not k.startswith(("train_", "fit_"))}
+    return RegisteredRecommender(
+        Recommender.load(local / RECOMMENDER_DIR), info.name, info.version, info.run_id, metrics
+    )
+
+
+def require_recommender(registry: Registry, model: str) -> RegisteredRecommender:
+    """Like :func:`load_recommender`, for callers that need one.
+
+    Raises:
+        ModelError: ``model`` is not a recommender (names what it is for instead).
+    """
+    loaded = load_recommender(registry, model)
+    if loaded is None:
+        raise ModelError(
+            f"{model} is not a recommendation model (task recommendation); score it with `sparkwright predict` "
+            "or `sparkwright serve` instead."
+        )
+    return loaded

@@ -26,15 +26,24 @@ _INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
 @dataclass
 class IndexedRatings:
     """The split with integer user and item indices (fitted on the training split, most frequent first, an
-    unseen id gets the extra index ``len(labels)``), each test user's held-out items, and the training mean."""
+    unseen id gets the extra index ``len(labels)``), each test user's held-out items, and the training mean.
+
+    Attributes:
+        rated: The test ratings of users and items seen in training: what rating metrics judge, as Spark's
+            ``coldStartStrategy="drop"`` would, so every model is judged on the same rows and no metric sees
+            a NaN. ``cold_start_rows`` counts the others (they still count in the top-k metrics, as held-out
+            items no model can recommend).
+    """
 
     columns: RatingColumns
     users: StringIndexerModel
     items: StringIndexerModel
     train: DataFrame
     test: DataFrame
+    rated: DataFrame
     relevant: DataFrame
     mean: float
+    cold_start_rows: int
 
     @classmethod
     def fit(cls, columns: RatingColumns, train: DataFrame, test: DataFrame) -> IndexedRatings:
@@ -51,8 +60,13 @@ class IndexedRatings:
             train = train.groupBy(columns.user, columns.item).agg(F.sum(RATING_COL).alias(RATING_COL))
         indexed_train = items.transform(users.transform(train)).cache()
         indexed_test = items.transform(users.transform(test)).cache()
+        known = (F.col(USER_INDEX) < len(users.labels)) & (F.col(ITEM_INDEX) < len(items.labels))
+        rated = indexed_test.where(known).cache()
         mean = float(indexed_train.agg(F.avg(RATING_COL)).first()[0])
-        return cls(columns, users, items, indexed_train, indexed_test, relevant_items(indexed_test).cache(), mean)
+        cold = indexed_test.count() - rated.count()
+        return cls(
+            columns, users, items, indexed_train, indexed_test, rated, relevant_items(indexed_test).cache(), mean, cold
+        )
 
     @property
     def integer_ids(self) -> tuple[bool, bool]:
@@ -79,7 +93,7 @@ class IndexedRatings:
         return self.relevant.select(USER_INDEX, F.array(*[F.lit(i) for i in items]).alias("recommended"))
 
     def release(self) -> None:
-        for frame in (self.train, self.test, self.relevant):
+        for frame in (self.train, self.test, self.rated, self.relevant):
             frame.unpersist()
 
 

@@ -64,6 +64,8 @@ class RecommendationFlow(Flow):
         settings = config.recommendation or RecommendationConfig()
         with context.stage("index", "Indexing users and items"):
             indexed = IndexedRatings.fit(RatingColumns.of(config), context.train, context.test)
+        # Test ratings of a user or item unseen in training: no model's rating metrics include them.
+        context.tracker.log_metrics(context.parent_id, {"cold_start_rows": indexed.cold_start_rows})
         try:
             results = [_bias_baseline(context, indexed, settings), _popular_baseline(context, indexed, settings)]
             fitted: dict[str, ALSModel] = {}
@@ -93,7 +95,7 @@ def _bias_baseline(context: TrainingContext, indexed: IndexedRatings, settings: 
     model = get_task("recommendation").baseline(indexed.columns).fit(indexed.train)
     fit_seconds = time.perf_counter() - started
     try:
-        scored = None if settings.implicit else model.transform(indexed.test)
+        scored = None if settings.implicit else model.transform(indexed.rated)
         metrics = _metrics(scored, indexed.same_lists(model.top_items(settings.k)), indexed, settings)
     finally:
         model.release()
@@ -105,7 +107,7 @@ def _popular_baseline(context: TrainingContext, indexed: IndexedRatings, setting
     """The most frequent training items for everyone; for ratings, the global mean."""
     from pyspark.sql import functions as F
 
-    scored = None if settings.implicit else indexed.test.withColumn("prediction", F.lit(indexed.mean))
+    scored = None if settings.implicit else indexed.rated.withColumn("prediction", F.lit(indexed.mean))
     metrics = _metrics(scored, indexed.popular_lists(settings.k), indexed, settings)
     return _log_baseline(context, POPULAR_BASELINE, metrics, {"global_mean": indexed.mean}, 0.0)
 
@@ -169,21 +171,17 @@ def _train_als(
 def _judge(
     als: ALSModel, indexed: IndexedRatings, settings: RecommendationConfig
 ) -> tuple[dict[str, float], pd.DataFrame | None]:
-    """The metrics of a fitted ALS model on ``indexed.test`` (scored through the pipeline that is logged, so
-    unknown users and items get the fallback rating), and a sample of predicted vs actual ratings (explicit)."""
-    from pyspark.sql import functions as F
-
-    from sparkwright.models.als import ALS_PREDICTION_COL
+    """The metrics of a fitted ALS model on the test split (ratings: ``indexed.rated``, scored through the
+    pipeline that is logged), and a sample of predicted vs actual ratings (explicit)."""
     from sparkwright.tasks import get_task
 
     lists = als_lists(als, indexed, settings.k)
     if settings.implicit:
         return _metrics(None, lists, indexed, settings), None
-    ids = indexed.test.drop(USER_INDEX, ITEM_INDEX)  # the logged pipeline indexes them itself
+    ids = indexed.rated.drop(USER_INDEX, ITEM_INDEX)  # the logged pipeline indexes them itself
     scored = scoring_pipeline(indexed, als).transform(ids).cache()
     try:
         metrics = _metrics(scored, lists, indexed, settings)
-        metrics["cold_start_rows"] = float(scored.where(F.isnan(ALS_PREDICTION_COL)).count())
         sample = get_task("recommendation").plot_sample(scored, RATING_COL)
     finally:
         scored.unpersist()

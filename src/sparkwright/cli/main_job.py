@@ -80,7 +80,10 @@ def demo(
     workspace: WorkspaceOption = None,
     sample: Annotated[int | None, typer.Option(help="Use only the first N rows (a quick look).")] = None,
     example: Annotated[
-        str, typer.Option(help="hotel_rates (regression, the default) or wa_churn (classification).")
+        str,
+        typer.Option(
+            help="hotel_rates (regression, the default), wa_churn (classification) or movielens (recommendation)."
+        ),
     ] = "hotel_rates",
     budget: BudgetOption = None,
     verbose: VerboseOption = False,
@@ -97,7 +100,11 @@ def demo(
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
         config = with_budget(load_project(project_file), budget)
         result = _run_and_report(config, ws.root, None, None, {})
-        if result.registered_model:
+        if result.registered_model and config.task == "recommendation":
+            console.print(
+                f"Recommend: sparkwright recommend --model {result.model_uri} --user <{config.data.user}> -n 10"
+            )
+        elif result.registered_model:
             _show_champion_scores(result, config, ws)
 
 

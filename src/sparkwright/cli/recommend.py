@@ -41,9 +41,11 @@ def recommend(
         console.print_json(json.dumps(answer))
         return
     how = "the most popular items (unknown user)" if answer["source"] == FALLBACK else "ALS"
-    table = Table(
-        title=f"Top {n} for {loaded.recommender.user_col} {user} from models:/{loaded.name}/{loaded.version} ({how})"
+    console.print(
+        f"Top {n} for {loaded.recommender.user_col} {user} from models:/{loaded.name}/{loaded.version} ({how}):",
+        soft_wrap=True,
     )
+    table = Table()
     for column in ("rank", loaded.recommender.item_col, "score"):
         table.add_column(column, justify="right")
     for rank, pick in enumerate(answer["items"], start=1):

@@ -338,10 +338,11 @@ class ProjectConfig(_Strict):
 
     @property
     def search_settings(self) -> SearchConfig | None:
-        """``search``, or the default search when the project lists no models; None: no search."""
+        """``search``, or the default search when the project lists no models and its task has one; None: no
+        search."""
         if self.search is not None:
             return self.search
-        return None if self.models else SearchConfig()
+        return None if self.models or not self.task_spec.searchable else SearchConfig()
 
     @property
     def registered_model_name(self) -> str:

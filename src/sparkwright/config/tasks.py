@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """The contract of one task: its metrics (name -> higher is better), whether it needs a label, and the
-    project-file section of its own settings (None: it has none)."""
+    """The contract of one task: its metrics (name -> higher is better), whether it needs a label, the
+    project-file section of its own settings (None: it has none), and whether a project that lists no
+    models gets the budgeted search across model families (``searchable``)."""
 
     name: str
     metrics: dict[str, bool] = field(default_factory=dict)
@@ -21,6 +22,7 @@ class TaskSpec:
     needs_label: bool = True
     numeric_label: bool = True
     section: str | None = None
+    searchable: bool = True
 
     def higher_is_better(self, metric: str) -> bool:
         return self.metrics[metric]
@@ -65,5 +67,6 @@ TASKS: dict[str, TaskSpec] = {
         default_metric="rmse",
         needs_label=False,
         section="recommendation",
+        searchable=False,
     ),
 }

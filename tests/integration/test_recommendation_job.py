@@ -91,6 +91,26 @@ def test_top_n_tables_map_ids_back(registered, spark):
     assert all(r.what.startswith("item-") for r in by_user.limit(10).collect())
 
 
+def _training_pairs(spark, ws) -> set[tuple[str, str]]:
+    """The (user, item) pairs of the run's training split, split again as the run did."""
+    from sparkwright.config import load_project
+    from sparkwright.tasks import get_task
+
+    config = load_project(ws.parent / "project.yaml")
+    silver = spark.read.format("delta").load(str(ws / "lake" / "ratings" / "silver"))
+    train, _ = get_task("recommendation").split(config, silver, config.split.test_fraction, config.split.seed)
+    return {(r.who, r.what) for r in train.collect()}
+
+
+def test_top_n_lists_leave_out_what_each_user_rated_in_training(registered, spark):
+    ws, _, _ = registered
+    rated = _training_pairs(spark, ws)
+    by_user = spark.read.format("delta").load(str(ws / "lake" / "ratings" / "recommendations_by_user")).collect()
+    by_item = spark.read.format("delta").load(str(ws / "lake" / "ratings" / "recommendations_by_item")).collect()
+    assert by_user and not {(r.who, r.what) for r in by_user} & rated
+    assert by_item and not {(r.who, r.what) for r in by_item} & rated
+
+
 def test_recommend_cli_matches_the_table_and_falls_back_for_unknown_users(registered, spark):
     ws, _, _ = registered
     result = invoke(
@@ -152,6 +172,22 @@ def test_predict_scores_pairs_with_a_fallback_for_unknown_ids(registered, spark)
     assert scored[("user-1", "unheard-of")] == pytest.approx(scored[("stranger", "item-3")])
     assert abs(scored[("user-1", "unheard-of")] - mean) < 0.1  # the training mean (the train split's)
     assert 0 < scored[("user-1", "item-3")] < 7 and not np.isnan(scored[("user-1", "item-3")])
+
+
+def test_predict_reads_a_csv_of_string_ids_and_keeps_malformed_rows_aside(registered, spark):
+    """Every column of this input is a string, so the rejects hang on Spark's corrupt-record column alone."""
+    ws, folder, _ = registered
+    csv = folder / "pairs.csv"
+    csv.write_text("who,what\nuser-1,item-3\nstranger,item-3\nuser-2,item-1,one field too many\n")
+    out = str(folder / "scored_csv")
+    result = invoke(
+        "predict", "--model", "models:/ratings@champion", "--input", str(csv), "--output", out, "--workspace", str(ws)
+    )
+    assert result.exit_code == 0, result.output
+    scored = spark.read.format("delta").load(out)
+    assert sorted(r.who for r in scored.collect()) == ["stranger", "user-1"]
+    rejects = spark.read.format("delta").load(out + "_rejects").collect()
+    assert len(rejects) == 1 and "malformed record" in rejects[0]._reason
 
 
 def test_stream_scores_pairs_landing_in_a_folder(registered, spark):

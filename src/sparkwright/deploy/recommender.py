@@ -3,7 +3,8 @@
 The main job saves one next to every logged ALS model (``model/recommender/``). ``sparkwright recommend``
 and the ``/recommend`` route of ``sparkwright serve`` load it, so a top-N answer is one matrix-vector
 product on the caller's machine: no JVM, no Spark job per request. A user the model has no factors for
-(new since training) gets the most popular training items, and the answer says so.
+(new since training) gets the most popular training items, and the answer says so. Items a user rated in
+training are never recommended to them again: the recommender carries each user's training items.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from sparkwright.registry import Registry, parse_model_ref
 if TYPE_CHECKING:
     from pyspark.ml.feature import StringIndexerModel
     from pyspark.ml.recommendation import ALSModel
+    from pyspark.sql import DataFrame
 
 # The MLmodel metadata key that marks a recommender; its value names the id columns.
 RECOMMENDER_KEY = "sparkwright_recommender"
 # Where the recommender lies inside a logged model's folder.
 RECOMMENDER_DIR = "recommender"
 FALLBACK = "most_popular"
-_FORMAT = 1
+_FORMAT = 2
 # How many popular items the fallback keeps (an n beyond it gets this many).
 POPULAR_ITEMS = 1000
 
@@ -35,9 +37,11 @@ POPULAR_ITEMS = 1000
 @dataclass
 class Recommender:
     """User and item factors by id (ids as the strings ALS's indexers saw), the rating for an unknown pair,
-    and the most popular items (best first) for users without factors.
+    the most popular items (best first) for users without factors, and the items each user rated.
 
     Attributes:
+        seen_start: Row ``i``'s training items are ``seen_items[seen_start[i]:seen_start[i + 1]]`` (item rows;
+            compressed sparse rows of the user x item ratings, ``len(users) + 1`` offsets).
         integer_ids: ``(user, item)``: whether the source ids are integers (answers give them back as such).
     """
 
@@ -50,6 +54,8 @@ class Recommender:
     popular: list[str]
     fallback_rating: float
     implicit: bool
+    seen_start: np.ndarray
+    seen_items: np.ndarray
     integer_ids: tuple[bool, bool] = (False, False)
     _user_index: dict[str, int] = field(init=False, repr=False)
     _item_index: dict[str, int] = field(init=False, repr=False)
@@ -64,16 +70,19 @@ class Recommender:
         users: StringIndexerModel,
         items: StringIndexerModel,
         als: ALSModel,
+        rated: DataFrame,
         *,
         fallback_rating: float,
         implicit: bool,
         integer_ids: tuple[bool, bool],
     ) -> Recommender:
-        """Collect a fitted ALS model's factors to the driver, row ``i`` for index ``i`` of each indexer.
+        """Collect a fitted ALS model's factors to the driver, row ``i`` for index ``i`` of each indexer, and
+        the pairs of ``rated`` (``USER_INDEX, ITEM_INDEX``: the training ratings).
 
         The item indexer orders by frequency, so its first labels are the most popular items.
         """
         user_labels, item_labels = list(users.labels), list(items.labels)
+        seen_start, seen_items = _seen_rows(rated, len(user_labels))
         return cls(
             user_col=users.getInputCol(),
             item_col=items.getInputCol(),
@@ -84,13 +93,21 @@ class Recommender:
             popular=item_labels[:POPULAR_ITEMS],
             fallback_rating=fallback_rating,
             implicit=implicit,
+            seen_start=seen_start,
+            seen_items=seen_items,
             integer_ids=integer_ids,
         )
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "factors.npz", users=self.user_factors, items=self.item_factors)
+        np.savez(
+            folder / "factors.npz",
+            users=self.user_factors,
+            items=self.item_factors,
+            seen_start=self.seen_start,
+            seen_items=self.seen_items,
+        )
         meta = {
             "format": _FORMAT,
             "user_col": self.user_col,
@@ -129,11 +146,13 @@ class Recommender:
             popular=meta["popular"],
             fallback_rating=float(meta["fallback_rating"]),
             implicit=bool(meta["implicit"]),
+            seen_start=factors["seen_start"],
+            seen_items=factors["seen_items"],
             integer_ids=tuple(meta["integer_ids"]),
         )
 
     def recommend(self, user: Any, n: int = 10) -> dict[str, Any]:
-        """The ``n`` items with the highest predicted score for ``user``, best first.
+        """The ``n`` items with the highest predicted score for ``user`` among those they did not rate, best first.
 
         Returns:
             ``{"user", "items": [{"item", "score"}], "source"}``; ``source`` is ``als``, or ``most_popular``
@@ -148,8 +167,10 @@ class Recommender:
         if row is None:
             picks = [{"item": self._item_id(label), "score": None} for label in self.popular[:n]]
             return {"user": user, "items": picks, "source": FALLBACK}
+        position = self._user_index[_label(user)]
         scores = self.item_factors @ row
         scores = np.where(np.isnan(scores), -np.inf, scores)
+        scores[self.seen_items[self.seen_start[position] : self.seen_start[position + 1]]] = -np.inf
         top = np.argsort(-scores, kind="stable")[: min(n, len(scores))]
         picks = [
             {"item": self._item_id(self.items[i]), "score": float(scores[i])} for i in top if np.isfinite(scores[i])
@@ -179,6 +200,17 @@ def _label(key: Any) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
     return str(key)
+
+
+def _seen_rows(rated: DataFrame, users: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(seen_start, seen_items)``: the rated item rows of each user row, as compressed sparse rows."""
+    from sparkwright.tasks.recommendation import ITEM_INDEX, USER_INDEX
+
+    pairs = rated.select(USER_INDEX, ITEM_INDEX).distinct().toPandas()
+    pairs = pairs[pairs[USER_INDEX] < users].sort_values([USER_INDEX, ITEM_INDEX])
+    counts = np.bincount(pairs[USER_INDEX].to_numpy(int), minlength=users)
+    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return start, pairs[ITEM_INDEX].to_numpy(np.int32)
 
 
 def _factor_matrix(factors: Any, rows: int, rank: int) -> np.ndarray:

@@ -33,6 +33,10 @@ class IndexedRatings:
             ``coldStartStrategy="drop"`` would, so every model is judged on the same rows and no metric sees
             a NaN. ``cold_start_rows`` counts the others (they still count in the top-k metrics, as held-out
             items no model can recommend).
+        seen: ``USER_INDEX, seen``: each test user's training items. Every top-k list leaves them out (a
+            recommender that repeats what the user rated is of no use, and the held-out items are never
+            among them), so each model ranks ``k + max_seen`` candidates and keeps the first ``k`` unseen.
+        max_seen: The most training ratings of one user.
     """
 
     columns: RatingColumns
@@ -42,8 +46,10 @@ class IndexedRatings:
     test: DataFrame
     rated: DataFrame
     relevant: DataFrame
+    seen: DataFrame
     mean: float
     cold_start_rows: int
+    max_seen: int
 
     @classmethod
     def fit(cls, columns: RatingColumns, train: DataFrame, test: DataFrame) -> IndexedRatings:
@@ -64,9 +70,10 @@ class IndexedRatings:
         rated = indexed_test.where(known).cache()
         mean = float(indexed_train.agg(F.avg(RATING_COL)).first()[0])
         cold = indexed_test.count() - rated.count()
-        return cls(
-            columns, users, items, indexed_train, indexed_test, rated, relevant_items(indexed_test).cache(), mean, cold
-        )
+        relevant = relevant_items(indexed_test).cache()
+        seen = seen_items(indexed_train, USER_INDEX, ITEM_INDEX).join(relevant.select(USER_INDEX), USER_INDEX).cache()
+        max_seen = indexed_train.groupBy(USER_INDEX).count().agg(F.max("count")).first()[0] or 0
+        return cls(columns, users, items, indexed_train, indexed_test, rated, relevant, seen, mean, cold, max_seen)
 
     @property
     def integer_ids(self) -> tuple[bool, bool]:
@@ -79,21 +86,33 @@ class IndexedRatings:
         no preference (implicit)."""
         return 0.0 if self.columns.implicit else self.mean
 
+    def candidates(self, k: int) -> int:
+        """How many items a model ranks per user so that ``k`` remain once the user's seen items are left out."""
+        return k + self.max_seen
+
+    def unseen(self, lists: DataFrame, k: int) -> DataFrame:
+        """``USER_INDEX, recommended``: the first ``k`` items of each list that the user did not rate in training
+        (order kept)."""
+        from pyspark.sql import functions as F
+
+        seen = F.coalesce("seen", F.array().cast("array<double>"))
+        joined = lists.join(self.seen, USER_INDEX, "left")
+        return joined.select(USER_INDEX, F.slice(F.array_except("recommended", seen), 1, k).alias("recommended"))
+
     def popular_lists(self, k: int) -> DataFrame:
-        """``USER_INDEX, recommended``: the ``k`` most frequent training items for every test user."""
+        """``USER_INDEX, recommended``: the ``k`` most frequent training items each test user has not rated."""
+        return self.same_lists([float(i) for i in range(min(self.candidates(k), len(self.items.labels)))], k)
+
+    def same_lists(self, items: list[float], k: int) -> DataFrame:
+        """``USER_INDEX, recommended``: the first ``k`` of ``items`` (item indices, best first) that each test
+        user has not rated."""
         from pyspark.sql import functions as F
 
-        top = [F.lit(float(i)) for i in range(min(k, len(self.items.labels)))]
-        return self.relevant.select(USER_INDEX, F.array(*top).alias("recommended"))
-
-    def same_lists(self, items: list[float]) -> DataFrame:
-        """``USER_INDEX, recommended``: one list of item indices for every test user."""
-        from pyspark.sql import functions as F
-
-        return self.relevant.select(USER_INDEX, F.array(*[F.lit(i) for i in items]).alias("recommended"))
+        lists = self.relevant.select(USER_INDEX, F.array(*[F.lit(i) for i in items]).alias("recommended"))
+        return self.unseen(lists, k)
 
     def release(self) -> None:
-        for frame in (self.train, self.test, self.rated, self.relevant):
+        for frame in (self.train, self.test, self.rated, self.relevant, self.seen):
             frame.unpersist()
 
 
@@ -115,36 +134,49 @@ def scoring_pipeline(indexed: IndexedRatings, als: ALSModel) -> PipelineModel:
     return PipelineModel(stages=[indexed.users, indexed.items, als, SQLTransformer(statement=statement)])
 
 
-def als_lists(als: ALSModel, indexed: IndexedRatings, k: int) -> DataFrame:
-    """``USER_INDEX, recommended``: ALS's top ``k`` item indices for every test user."""
+def seen_items(indexed_train: DataFrame, key: str, other: str) -> DataFrame:
+    """``key, seen``: the ``other`` indices (as doubles) each ``key`` has in training."""
     from pyspark.sql import functions as F
 
-    lists = als.recommendForUserSubset(indexed.relevant.select(USER_INDEX), k)
-    return lists.select(
+    return indexed_train.groupBy(key).agg(F.collect_set(F.col(other).cast("double")).alias("seen"))
+
+
+def als_lists(als: ALSModel, indexed: IndexedRatings, k: int) -> DataFrame:
+    """``USER_INDEX, recommended``: ALS's top ``k`` unseen item indices for every test user."""
+    from pyspark.sql import functions as F
+
+    lists = als.recommendForUserSubset(indexed.relevant.select(USER_INDEX), indexed.candidates(k))
+    lists = lists.select(
         USER_INDEX, F.transform("recommendations", lambda r: r[ITEM_INDEX].cast("double")).alias("recommended")
     )
+    return indexed.unseen(lists, k)
 
 
 def top_n_tables(als: ALSModel, indexed: IndexedRatings, n: int) -> tuple[DataFrame, DataFrame]:
     """``(by user, by item)``: each user's ``n`` best items and each item's ``n`` most likely users, ranked from
-    1, with the ALS score and the ids in their source type."""
+    1, with the ALS score and the ids in their source type. Pairs rated in training are left out of both."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     columns = indexed.columns
     users = indexed.train.select(columns.user, USER_INDEX).distinct()
     items = indexed.train.select(columns.item, ITEM_INDEX).distinct()
+    rated = indexed.train.select(USER_INDEX, ITEM_INDEX)
 
     def ranked(lists: DataFrame, key: str, other: str) -> DataFrame:
         exploded = lists.select(key, F.posexplode("recommendations").alias("position", "pick"))
-        return exploded.select(
-            key,
-            (F.col("position") + 1).alias("rank"),
-            F.col(f"pick.{other}").alias(other),
-            F.col("pick.rating").cast("double").alias("score"),
+        picks = exploded.select(
+            key, "position", F.col(f"pick.{other}").alias(other), F.col("pick.rating").cast("double").alias("score")
         )
+        picks = picks.join(rated, [USER_INDEX, ITEM_INDEX], "left_anti")
+        rank = F.row_number().over(Window.partitionBy(key).orderBy("position"))
+        return picks.withColumn("rank", rank).where(F.col("rank") <= n).drop("position")
 
-    by_user = ranked(als.recommendForAllUsers(n), USER_INDEX, ITEM_INDEX)
-    by_item = ranked(als.recommendForAllItems(n), ITEM_INDEX, USER_INDEX)
+    most = {
+        key: indexed.train.groupBy(key).count().agg(F.max("count")).first()[0] or 0 for key in (USER_INDEX, ITEM_INDEX)
+    }
+    by_user = ranked(als.recommendForAllUsers(n + most[USER_INDEX]), USER_INDEX, ITEM_INDEX)
+    by_item = ranked(als.recommendForAllItems(n + most[ITEM_INDEX]), ITEM_INDEX, USER_INDEX)
     by_user = by_user.join(users, USER_INDEX).join(items, ITEM_INDEX)
     by_item = by_item.join(items, ITEM_INDEX).join(users, USER_INDEX)
     return (

@@ -89,8 +89,9 @@ class RecommendationTask(Task):
         return split_per_user(columns, columns.ratings(df), test_fraction, seed)
 
     def baseline(self, target: Any) -> BiasModel:
-        """The regularised bias model of ``target``, a :class:`RatingColumns`; fit it with :meth:`BiasModel.fit`."""
-        return BiasModel(target)
+        """The regularised bias model (it reads the indexed columns, so ``target`` is not needed); fit it with
+        :meth:`BiasModel.fit`. ``type: als`` fits the same model first and ALS on its residuals."""
+        return BiasModel()
 
     def metrics(self, predictions: DataFrame, label_col: str, classes: list[str] | None = None) -> dict[str, float]:
         """RMSE and MAE of the predicted ratings (``prediction``) against ``label_col``."""
@@ -193,8 +194,7 @@ class BiasModel:
     for every user: the items with the highest bias.
     """
 
-    def __init__(self, columns: RatingColumns):
-        self.columns = columns
+    def __init__(self) -> None:
         self.mean: float | None = None
         self.user_bias: DataFrame | None = None
         self.item_bias: DataFrame | None = None
@@ -226,6 +226,13 @@ class BiasModel:
         joined = indexed.join(self.user_bias, USER_INDEX, "left").join(self.item_bias, ITEM_INDEX, "left")
         prediction = F.lit(self.mean) + F.coalesce("b_u", F.lit(0.0)) + F.coalesce("b_i", F.lit(0.0))
         return joined.withColumn(PREDICTION_COL, prediction).drop("b_u", "b_i")
+
+    def residuals(self, indexed_train: DataFrame) -> DataFrame:
+        """``indexed_train`` with ``_rating`` minus the biased mean: what ALS learns on top of the biases."""
+        from pyspark.sql import functions as F
+
+        scored = self.transform(indexed_train)
+        return scored.withColumn(RATING_COL, F.col(RATING_COL) - F.col(PREDICTION_COL)).drop(PREDICTION_COL)
 
     def top_items(self, k: int) -> list[float]:
         """The ``k`` item indices with the highest bias (best first)."""

@@ -43,8 +43,10 @@ class RecommendationFlow(Flow):
     def check(self, config: ProjectConfig) -> None:
         """Model types and params (ALS only), the tuning spaces; no budgeted search for this task."""
         from sparkwright.models import get_model_type
+        from sparkwright.models.als import BIASES
         from sparkwright.pipeline.tuning import check_tune_spaces
 
+        implicit = bool(config.recommendation and config.recommendation.implicit)
         if config.search is not None:
             raise ConfigError(
                 "the budgeted search covers regression and classification; for recommendation list models "
@@ -57,6 +59,11 @@ class RecommendationFlow(Flow):
             except ModelError as exc:
                 raise ConfigError(str(exc), path=f"models[{index}].type") from None
             model_type.validate_params(spec.params, f"models[{index}].params", config.task)
+            if implicit and spec.params.get(BIASES) is True:
+                raise ConfigError(
+                    "biases apply to explicit ratings; remove it (implicit feedback fits plain ALS).",
+                    f"models[{index}].params.{BIASES}",
+                )
         check_tune_spaces(config)
 
     def train(self, context: TrainingContext) -> TrainingOutcome:
@@ -96,7 +103,8 @@ def _bias_baseline(context: TrainingContext, indexed: IndexedRatings, settings: 
     fit_seconds = time.perf_counter() - started
     try:
         scored = None if settings.implicit else model.transform(indexed.rated)
-        metrics = _metrics(scored, indexed.same_lists(model.top_items(settings.k)), indexed, settings)
+        lists = indexed.same_lists(model.top_items(indexed.candidates(settings.k)), settings.k)
+        metrics = _metrics(scored, lists, indexed, settings)
     finally:
         model.release()
     params = {"global_mean": model.mean, "item_damping": ITEM_BIAS_DAMPING, "user_damping": USER_BIAS_DAMPING}
@@ -143,7 +151,7 @@ def _train_als(
         als = model_type.fit(spec.params, indexed.train, implicit=settings.implicit)
         fit_seconds = time.perf_counter() - started
         metrics, sample = _judge(als, indexed, settings)
-        params = model_type.resolve_params(spec.params, "recommendation")
+        params = model_type.settings(spec.params, implicit=settings.implicit)
         logged_params = {f"param_{k}": v for k, v in params.items()}
         tracker.log_params(run_id, {"model_type": spec.type, **logged_params, **_common_params(context), **extra})
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds})
@@ -153,6 +161,7 @@ def _train_als(
             indexed.users,
             indexed.items,
             als,
+            indexed.train,
             fallback_rating=indexed.fallback_rating,
             implicit=columns.implicit,
             integer_ids=indexed.integer_ids,

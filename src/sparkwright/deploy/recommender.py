@@ -22,7 +22,6 @@ from sparkwright.registry import Registry, parse_model_ref
 if TYPE_CHECKING:
     from pyspark.ml.feature import StringIndexerModel
     from pyspark.ml.recommendation import ALSModel
-    from pyspark.sql import DataFrame
 
 # The MLmodel metadata key that marks a recommender; its value names the id columns.
 RECOMMENDER_KEY = "sparkwright_recommender"
@@ -70,19 +69,19 @@ class Recommender:
         users: StringIndexerModel,
         items: StringIndexerModel,
         als: ALSModel,
-        rated: DataFrame,
+        seen: tuple[np.ndarray, np.ndarray],
         *,
         fallback_rating: float,
         implicit: bool,
         integer_ids: tuple[bool, bool],
     ) -> Recommender:
-        """Collect a fitted ALS model's factors to the driver, row ``i`` for index ``i`` of each indexer, and
-        the pairs of ``rated`` (``USER_INDEX, ITEM_INDEX``: the training ratings).
+        """Collect a fitted ALS model's factors to the driver, row ``i`` for index ``i`` of each indexer; ``seen``
+        is ``(seen_start, seen_items)``, the training items of each user row.
 
         The item indexer orders by frequency, so its first labels are the most popular items.
         """
         user_labels, item_labels = list(users.labels), list(items.labels)
-        seen_start, seen_items = _seen_rows(rated, len(user_labels))
+        seen_start, seen_items = seen
         return cls(
             user_col=users.getInputCol(),
             item_col=items.getInputCol(),
@@ -163,19 +162,32 @@ class Recommender:
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise DataError(f"n must be a positive integer (how many items to recommend), got {n!r}.")
-        row = self._row(self._user_index, user, self.user_factors)
-        if row is None:
+        if self._row(self._user_index, user, self.user_factors) is None:
             picks = [{"item": self._item_id(label), "score": None} for label in self.popular[:n]]
             return {"user": user, "items": picks, "source": FALLBACK}
-        position = self._user_index[_label(user)]
-        scores = self.item_factors @ row
-        scores = np.where(np.isnan(scores), -np.inf, scores)
-        scores[self.seen_items[self.seen_start[position] : self.seen_start[position + 1]]] = -np.inf
-        top = np.argsort(-scores, kind="stable")[: min(n, len(scores))]
-        picks = [
-            {"item": self._item_id(self.items[i]), "score": float(scores[i])} for i in top if np.isfinite(scores[i])
-        ]
+        [(top, scores)] = self.rank_rows(np.array([self._user_index[_label(user)]]), n)
+        picks = [{"item": self._item_id(self.items[i]), "score": float(s)} for i, s in zip(top, scores, strict=True)]
         return {"user": user, "items": picks, "source": "als"}
+
+    def rank_rows(self, user_rows: np.ndarray, n: int, chunk: int = 1024) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each user row: ``(item rows, scores)`` of the ``n`` best items the user did not rate, best first.
+
+        What :meth:`recommend` answers, for many users at once (the run's top-k metrics rank the test users
+        with it, so they judge exactly what is served); ``chunk`` users at a time bound the memory.
+        """
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for start in range(0, len(user_rows), chunk):
+            rows = user_rows[start : start + chunk]
+            scores = self.user_factors[rows] @ self.item_factors.T
+            scores = np.where(np.isnan(scores), -np.inf, scores)
+            for j, row in enumerate(rows):
+                scores[j, self.seen_items[self.seen_start[row] : self.seen_start[row + 1]]] = -np.inf
+            top = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+            for j in range(len(rows)):
+                picked = scores[j, top[j]]
+                keep = np.isfinite(picked)
+                out.append((top[j][keep], picked[keep]))
+        return out
 
     def predict(self, user: Any, item: Any) -> float:
         """The predicted rating (explicit) or preference (implicit); ``fallback_rating`` for an unknown user or item."""
@@ -200,17 +212,6 @@ def _label(key: Any) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
     return str(key)
-
-
-def _seen_rows(rated: DataFrame, users: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(seen_start, seen_items)``: the rated item rows of each user row, as compressed sparse rows."""
-    from sparkwright.tasks.recommendation import ITEM_INDEX, USER_INDEX
-
-    pairs = rated.select(USER_INDEX, ITEM_INDEX).distinct().toPandas()
-    pairs = pairs[pairs[USER_INDEX] < users].sort_values([USER_INDEX, ITEM_INDEX])
-    counts = np.bincount(pairs[USER_INDEX].to_numpy(int), minlength=users)
-    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return start, pairs[ITEM_INDEX].to_numpy(np.int32)
 
 
 def _factor_matrix(factors: Any, rows: int, rank: int) -> np.ndarray:

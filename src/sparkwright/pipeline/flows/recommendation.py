@@ -150,22 +150,22 @@ def _train_als(
         started = time.perf_counter()
         als = model_type.fit(spec.params, indexed.train, implicit=settings.implicit)
         fit_seconds = time.perf_counter() - started
-        metrics, sample = _judge(als, indexed, settings)
+        recommender = Recommender.from_fitted(
+            indexed.users,
+            indexed.items,
+            als,
+            indexed.seen_rows,
+            fallback_rating=indexed.fallback_rating,
+            implicit=columns.implicit,
+            integer_ids=indexed.integer_ids,
+        )
+        metrics, sample = _judge(als, recommender, indexed, settings)
         params = model_type.settings(spec.params, implicit=settings.implicit)
         logged_params = {f"param_{k}": v for k, v in params.items()}
         tracker.log_params(run_id, {"model_type": spec.type, **logged_params, **_common_params(context), **extra})
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds})
         example = context.test.select(columns.user, columns.item).limit(5)
         pipeline = scoring_pipeline(indexed, als)
-        recommender = Recommender.from_fitted(
-            indexed.users,
-            indexed.items,
-            als,
-            indexed.train,
-            fallback_rating=indexed.fallback_rating,
-            implicit=columns.implicit,
-            integer_ids=indexed.integer_ids,
-        )
 
         def write_artifacts() -> None:
             _log_model(context, run_id, pipeline, example, recommender)
@@ -178,13 +178,13 @@ def _train_als(
 
 
 def _judge(
-    als: ALSModel, indexed: IndexedRatings, settings: RecommendationConfig
+    als: ALSModel, recommender: Recommender, indexed: IndexedRatings, settings: RecommendationConfig
 ) -> tuple[dict[str, float], pd.DataFrame | None]:
     """The metrics of a fitted ALS model on the test split (ratings: ``indexed.rated``, scored through the
     pipeline that is logged), and a sample of predicted vs actual ratings (explicit)."""
     from sparkwright.tasks import get_task
 
-    lists = als_lists(als, indexed, settings.k)
+    lists = als_lists(recommender, indexed, settings.k)
     if settings.implicit:
         return _metrics(None, lists, indexed, settings), None
     ids = indexed.rated.drop(USER_INDEX, ITEM_INDEX)  # the logged pipeline indexes them itself
@@ -275,7 +275,16 @@ def _tune(context: TrainingContext, indexed: IndexedRatings, spec: ModelSpec) ->
 
     def evaluate(params: dict[str, Any], fold: int) -> tuple[float, list[float]]:
         als = model_type.fit({**spec.params, **params}, folds.train, implicit=settings.implicit)
-        score = _judge(als, folds, settings)[0][metric]
+        recommender = Recommender.from_fitted(
+            folds.users,
+            folds.items,
+            als,
+            folds.seen_rows,
+            fallback_rating=folds.fallback_rating,
+            implicit=settings.implicit,
+            integer_ids=folds.integer_ids,
+        )
+        score = _judge(als, recommender, folds, settings)[0][metric]
         return sign * score, [score]
 
     try:

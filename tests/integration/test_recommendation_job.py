@@ -68,7 +68,9 @@ def test_run_ranks_als_above_both_baselines_and_registers_it(registered):
 
     ws, _, output = registered
     assert "Leaderboard (rmse" in output
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow.db'}")
+    uri = f"sqlite:///{ws / 'mlflow.db'}"
+    # The registry too: a test that ran before may have left MLflow's global registry URI elsewhere.
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     champion = client.get_model_version_by_alias("ratings", "champion")
     metrics = client.get_run(champion.run_id).data.metrics
     runs = client.search_runs([client.get_experiment_by_name("ratings").experiment_id])

@@ -25,6 +25,7 @@ EXAMPLES: dict[str, Example] = {
     "wa_churn": Example("wa_churn.yaml", "modeldata", "wa_churn", "wa_churn.csv"),
     "credit_default": Example("credit_default.yaml", "ISLR", "Default", "credit_default.csv"),
     "penguins": Example("penguins.yaml", "palmerpenguins", "penguins", "penguins.csv"),
+    "movielens": Example("movielens.yaml", "dslabs", "movielens", "movielens.csv"),
 }
 
 

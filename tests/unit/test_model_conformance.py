@@ -202,3 +202,77 @@ def test_anomaly_conformance(type_, train, test, workspace):
 
     with pytest.raises(ConfigError, match=r"^models\[0\]\.params\.notAParam: "):
         get_model_type(type_, "anomaly").validate_params({"notAParam": 1}, "models[0].params", "anomaly")
+
+
+# ------------------------------------------------------------------------------- recommendation types
+# Their contract differs where the task does: they fit on (user, item, rating) rows, not features, and
+# score through the task's pipeline (ids -> indices -> model -> the fallback rating for unknown ids).
+RECOMMENDATION_PARAMS = {"als": {"rank": 3, "maxIter": 8, "regParam": 0.05}}
+
+
+def _ratings(spark):
+    """30 users x 20 of 40 items each: 3 + (user . item factors) + noise, so a model that finds the factors beats
+    the bias baseline."""
+    from sparkwright.tasks.recommendation import RatingColumns, split_per_user
+
+    rng = np.random.default_rng(5)
+    users, items = rng.normal(0, 1, (30, 2)), rng.normal(0, 1, (40, 2))
+    rows = [
+        (f"u{u}", f"i{i}", float(np.clip(3 + users[u] @ items[i] + rng.normal(0, 0.2), 1, 5)))
+        for u in range(30)
+        for i in rng.choice(40, 20, replace=False)
+    ]
+    columns = RatingColumns("user", "item", "stars", None, implicit=False)
+    frame = spark.createDataFrame(rows, "user string, item string, stars double")
+    return columns, *split_per_user(columns, columns.ratings(frame), 0.2, 1)
+
+
+@pytest.mark.parametrize("type_", model_types("recommendation"))
+def test_recommendation_conformance(type_, spark, workspace):
+    import mlflow.pyfunc
+
+    from sparkwright.pipeline.recommenders import IndexedRatings, scoring_pipeline
+    from sparkwright.tasks.recommendation import RATING_COL, BiasModel
+
+    columns, train, test = _ratings(spark)
+    indexed = IndexedRatings.fit(columns, train, test)
+    model_type = get_model_type(type_, "recommendation")
+    fitted = model_type.fit(RECOMMENDATION_PARAMS.get(type_, {}), indexed.train, implicit=False)
+    pipeline = scoring_pipeline(indexed, fitted)
+
+    # Every row gets a number, an unknown user or item the stated fallback; known pairs beat the bias model.
+    unknown = spark.createDataFrame([("nobody", "i1", 3.0), ("u1", "never-rated", 3.0)], test.schema)
+    scored = pipeline.transform(test.unionByName(unknown)).cache()
+    assert scored.count() == test.count() + 2
+    assert scored.where(F.col("prediction").isNull() | F.isnan("prediction")).count() == 0
+    fallback = [
+        r.prediction for r in scored.where(F.col("user").isin("nobody") | F.col("item").isin("never-rated")).collect()
+    ]
+    assert fallback == pytest.approx([indexed.fallback_rating] * 2)
+    rated = pipeline.transform(indexed.rated.drop("_user_index", "_item_index"))
+    biases = BiasModel().fit(indexed.train)
+    bias_rmse = regression_metrics(biases.transform(indexed.rated), RATING_COL)["rmse"]
+    assert regression_metrics(rated, RATING_COL)["rmse"] < 0.8 * bias_rmse
+
+    # Log with a signature, load back through pyfunc and score the same.
+    tracker = Tracker(workspace.tracking_uri, workspace.artifacts)
+    example = test.select("user", "item").limit(5)
+    with tracker.run(tracker.experiment_id("conformance"), type_) as run_id:
+        logged = tracker.log_spark_model(
+            run_id,
+            pipeline,
+            input_example=example.toPandas(),
+            predictions=pipeline.transform(example).select("prediction").toPandas(),
+        )
+    model = mlflow.pyfunc.load_model(logged.model_uri)
+    assert model.metadata.get_input_schema().input_names() == ["user", "item"]
+    rows = test.select("user", "item").limit(20)
+    expected = [r.prediction for r in pipeline.transform(rows).collect()]
+    assert list(np.asarray(model.predict(rows.toPandas())).ravel()) == pytest.approx(expected, rel=1e-6)
+
+    with pytest.raises(ConfigError, match=r"^models\[0\]\.params\.notAParam: "):
+        model_type.validate_params({"notAParam": 1}, "models[0].params", "recommendation")
+    with pytest.raises(ConfigError, match=r"^models\[0\]\.params\.maxIter: must be an integer >= 0"):
+        model_type.validate_params({"maxIter": -1}, "models[0].params", "recommendation")
+    biases.release()
+    indexed.release()

@@ -82,8 +82,8 @@ def demo(
     example: Annotated[
         str,
         typer.Option(
-            help="hotel_rates (regression, the default), wa_churn (classification), penguins (clustering) or "
-            "credit_default (anomaly)."
+            help="hotel_rates (regression, the default), wa_churn (classification), penguins (clustering), "
+            "credit_default (anomaly) or movielens (recommendation)."
         ),
     ] = "hotel_rates",
     budget: BudgetOption = None,
@@ -101,7 +101,11 @@ def demo(
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
         config = with_budget(load_project(project_file), budget)
         result = _run_and_report(config, ws.root, None, None, {})
-        if result.registered_model:
+        if result.registered_model and config.task == "recommendation":
+            console.print(
+                f"Recommend: sparkwright recommend --model {result.model_uri} --user <{config.data.user}> -n 10"
+            )
+        elif result.registered_model:
             _show_champion_scores(result, config, ws)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,9 +45,20 @@ def serve(
     with user_errors():
         import uvicorn
 
+        from sparkwright.deploy.recommender_app import create_recommender_app
         from sparkwright.deploy.serve import WORKER_CONFIG_ENV, create_app, load_served_model, worker_config
 
         _, registry = workspace_registry(workspace)
+        recommender = _recommender(registry, model, workers)
+        if recommender is not None:
+            console.print(
+                f"Serving recommender models:/{recommender.name}/{recommender.version} on http://{host}:{port} "
+                "(GET /recommend?user=ID&n=10, POST /predict; docs: /docs). Ctrl+C stops.",
+                soft_wrap=True,
+            )
+            app_ = create_recommender_app(recommender, token=token, max_body_bytes=max_body_bytes)
+            uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose)
+            return
         with console.status("Loading the model ..."):
             # Loaded here even with --workers: errors show before any worker starts, and a Spark model is
             # exported once, here, not by every worker.
@@ -67,3 +78,16 @@ def serve(
     os.environ[WORKER_CONFIG_ENV] = worker_config(registry, served, token=token, max_body_bytes=max_body_bytes)
     del served
     uvicorn.run("sparkwright.deploy.serve:worker_app", factory=True, workers=workers, **options)
+
+
+def _recommender(registry: Any, model: str, workers: int) -> Any:
+    """A recommendation model's Spark-free recommender (served by its own app, one process), else None."""
+    from sparkwright.deploy.recommender import load_recommender
+    from sparkwright.errors import ConfigError
+
+    loaded = load_recommender(registry, model)
+    if loaded is not None and workers > 1:
+        raise ConfigError(
+            "a recommender is served by one process (a NumPy product per request); drop --workers.", "--workers"
+        )
+    return loaded

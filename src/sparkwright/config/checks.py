@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from difflib import get_close_matches
 
+from sparkwright.config.recommendation import check_recommendation
 from sparkwright.config.schema import ProjectConfig
 from sparkwright.config.tasks import TASKS
 from sparkwright.errors import ConfigError
@@ -148,6 +149,7 @@ CHECKS: list[Check] = [
     check_custom_steps,
     check_task_sections,
     check_tune_targets,
+    check_recommendation,
 ]
 
 

@@ -60,6 +60,16 @@ class DataConfig(_Strict):
         default=0.05, ge=0, le=1, description="Stop when more of the input than this is malformed."
     )
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    user: str | None = Field(default=None, description="task recommendation: the column of user ids.")
+    item: str | None = Field(default=None, description="task recommendation: the column of item ids.")
+    rating: str | None = Field(
+        default=None,
+        description="task recommendation: the rating (explicit) or interaction strength such as a count "
+        "(implicit); with implicit feedback and no rating, each row counts once.",
+    )
+    timestamp: str | None = Field(
+        default=None, description="task recommendation: hold out each user's latest ratings instead of random ones."
+    )
 
 
 class CleanseConfig(_Strict):
@@ -209,6 +219,25 @@ class ClusteringConfig(_Strict):
     def k_values(self) -> list[int]:
         """Every k to try, ascending."""
         return [self.k] if isinstance(self.k, int) else list(range(self.k.from_, self.k.to + 1))
+
+
+class RecommendationConfig(_Strict):
+    """Settings of the recommendation task (ALS on data.user x data.item)."""
+
+    implicit: bool = Field(
+        default=False,
+        description="data.rating is implicit feedback (counts, clicks): ALS weighs confidence by its 'alpha' "
+        "param, and models are ranked by top-k metrics only (a count is not a rating to predict).",
+    )
+    k: int = Field(default=10, ge=1, le=1000, description="Length of the top-k lists the ranking metrics judge.")
+    top_n: int = Field(
+        default=10, ge=1, le=1000, description="Items per user and users per item in the recommendation tables."
+    )
+
+    @property
+    def default_metric(self) -> str:
+        """What ranks models when ``metric`` is not given: RMSE for ratings, NDCG@k for implicit feedback."""
+        return "ndcg_at_k" if self.implicit else "rmse"
 
 
 class TuneConfig(_Strict):
@@ -363,6 +392,9 @@ class ProjectConfig(_Strict):
     clustering: ClusteringConfig | None = Field(
         default=None, description="Clustering settings: k or a range of k, how k is chosen, scaling."
     )
+    recommendation: RecommendationConfig | None = Field(
+        default=None, description="Recommendation settings: implicit feedback, k of the metrics, top-N tables."
+    )
     models: list[ModelSpec] = Field(
         default_factory=list, description="Models to train; none: a budgeted search (see search) picks them."
     )
@@ -393,10 +425,11 @@ class ProjectConfig(_Strict):
 
     @property
     def search_settings(self) -> SearchConfig | None:
-        """``search``, or the default search when the project lists no models; None: no search."""
+        """``search``, or the default search when the project lists no models and its task has one; None: no
+        search."""
         if self.search is not None:
             return self.search
-        return None if self.models else SearchConfig()
+        return None if self.models or not self.task_spec.searchable else SearchConfig()
 
     @property
     def registered_model_name(self) -> str:
@@ -408,9 +441,13 @@ class ProjectConfig(_Strict):
 
     @property
     def selection_metric(self) -> str:
-        """The metric that ranks models: ``metric``, or the task's default (its unlabelled one without a label)."""
+        """The metric that ranks models: ``metric``, the task section's ``default_metric``, the task's metric
+        without a label (for tasks whose label is optional), or the task's default."""
         if self.metric:
             return self.metric
+        section = getattr(self, self.task_spec.section, None) if self.task_spec.section else None
+        if getattr(section, "default_metric", None):
+            return section.default_metric
         if not self.data.label and self.task_spec.unlabelled_metric:
             return self.task_spec.unlabelled_metric
         return self.task_spec.default_metric

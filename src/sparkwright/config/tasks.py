@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """The contract of one task: its metrics (name -> higher is better), whether it needs a label, and the
-    project-file section of its own settings (None: it has none)."""
+    """The contract of one task: its metrics (name -> higher is better), whether it needs a label, the
+    project-file section of its own settings (None: it has none), and whether a project that lists no
+    models gets the budgeted search across model families (``searchable``)."""
 
     name: str
     metrics: dict[str, bool] = field(default_factory=dict)
@@ -25,6 +26,8 @@ class TaskSpec:
     unlabelled_metric: str | None = None
     # The metric of the leaderboard's "vs baseline" column; default: the ranking metric.
     gain_metric: str | None = None
+    # False: a project without models gets no budgeted search (the task has none).
+    searchable: bool = True
 
     def higher_is_better(self, metric: str) -> bool:
         return self.metrics[metric]
@@ -76,6 +79,7 @@ TASKS: dict[str, TaskSpec] = {
         numeric_label=False,
         section="anomaly",
         unlabelled_metric="listed_order",
+        searchable=False,
     ),
     # Silhouette ranks: it compares different k fairly, where the sum of squares always falls as k grows.
     # Against the baseline (k = 1, whose within-cluster sum of squares is the total) the leaderboard shows
@@ -88,5 +92,24 @@ TASKS: dict[str, TaskSpec] = {
         numeric_label=False,
         section="clustering",
         gain_metric="wssse",
+        searchable=False,
+    ),
+    # Ratings: RMSE / MAE of predicted ratings (explicit ALS only); top-k lists: precision / recall / NDCG /
+    # MAP at recommendation.k against each user's held-out items. Explicit ratings rank by RMSE, implicit
+    # feedback by NDCG@k (the recommendation section's default_metric).
+    "recommendation": TaskSpec(
+        name="recommendation",
+        metrics={
+            "rmse": False,
+            "mae": False,
+            "precision_at_k": True,
+            "recall_at_k": True,
+            "ndcg_at_k": True,
+            "map_at_k": True,
+        },
+        default_metric="rmse",
+        needs_label=False,
+        section="recommendation",
+        searchable=False,
     ),
 }

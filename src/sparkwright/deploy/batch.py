@@ -109,7 +109,8 @@ def read_input(spark: SparkSession, source: str, types: dict[str, str]) -> tuple
     """A Delta table (by path) or files (csv, parquet, json, read with the model's column types).
 
     Returns:
-        ``(rows, rejected rows or None, input id)``; the id names the input in the output table.
+        ``(rows, rejected rows or None, input id)``; the id names the input in the output table. The
+        rejected rows of a file input are cached: unpersist them when done.
     """
     from sparkwright.config import SourceConfig
     from sparkwright.data import read_source, read_table, table_exists, table_version
@@ -125,6 +126,13 @@ def read_input(spark: SparkSession, source: str, types: dict[str, str]) -> tuple
     # Declare the model's types for the columns the file has; missing ones are reported by the caller.
     declared = {c: t for c, t in types.items() if c in present}
     accepted, rejected = read_source(spark, source_config.model_copy(update={"schema_": declared or None}))
+    # When every column is read as a string no cast can fail, so a row's reject reason comes from the
+    # corrupt-record column alone and counting the rejects scans a CSV / JSON file for that column only,
+    # which Spark refuses (UNSUPPORTED_FEATURE.QUERY_ONLY_CORRUPT_RECORD_COLUMN). Its remedy: cache the
+    # parsed rows. The rejects are few and carry the whole record, so they are cached here (the caller
+    # unpersists them); the accepted rows are always read with their columns by the scoring.
+    rejected = rejected.cache()
+    rejected.count()
     return accepted, rejected, str(path.resolve())
 
 
@@ -173,6 +181,8 @@ def score_batch(spark: SparkSession, registry: Registry, model: str, source: str
             write_rejects(refused.withColumn("_scored_at", F.current_timestamp()), rejects_table, rows=rejected_rows)
     finally:
         scored.unpersist()
+        if rejected is not None:
+            rejected.unpersist()
     log.info("scored %d rows of %s with %s into %s v%d", count, input_id, loaded.uri, output, version)
     return BatchResult(loaded.uri, output, version, count, rejected_rows, rejects_table, input_id)
 

@@ -1,6 +1,15 @@
 """Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
 
-from sparkwright.models import anomaly, baseline, clustering, lightgbm_model, sklearn_model, spark_models, xgboost_model  # noqa: F401  (register the built-in types)
+from sparkwright.models import (
+    als,
+    anomaly,
+    baseline,
+    clustering,
+    lightgbm_model,
+    sklearn_model,
+    spark_models,
+    xgboost_model,
+)  # noqa: F401  (register the built-in types)
 from sparkwright.models.anomaly import fit_detector
 from sparkwright.models.base import ModelType, SparkModelType, Target
 from sparkwright.models.ensemble import EnsembleModel, blend, ensemble_weights

@@ -89,14 +89,12 @@ def tune_model(
     Raises:
         ModelError: Every trial failed (the first error is quoted).
     """
-    from sparkwright.config.space import grid_points, parse_space
     from sparkwright.models import get_model_type
 
     tune = config.tune
     assert tune is not None
     metric = config.selection_metric
     sign = -1.0 if config.task_spec.higher_is_better(metric) else 1.0
-    space = parse_space(tune.space[spec.display_name], f"tune.space.{spec.display_name}", tune.method)
     model_type = get_model_type(spec.type, config.task)
     folds = TrainingFolds.for_project(config, train, tune.folds, tune.seed, tune.validation_fraction)
     evaluate = (
@@ -104,16 +102,48 @@ def tune_model(
         if model_type.single_node
         else _spark_evaluator(config, spec, folds, metric, sign)
     )
+    try:
+        return tune_with(
+            tracker, experiment_id, parent_id, config, spec, evaluate, folds.count, model_type.single_node, on_trial
+        )
+    finally:
+        folds.release()
+
+
+def tune_with(
+    tracker: Tracker,
+    experiment_id: str,
+    parent_id: str,
+    config: ProjectConfig,
+    spec: ModelSpec,
+    evaluate: Callable[[dict[str, Any], int], tuple[float, list[float]]],
+    n_folds: int,
+    single_node: bool = False,
+    on_trial: Callable[[int, int, float | None], None] | None = None,
+) -> TuningResult:
+    """Search ``spec``'s space with ``evaluate`` and log each trial as a nested run of a ``tune:<model>`` run.
+
+    A task whose models do not fit through :func:`fit_for_project` (recommendation) brings its own
+    ``evaluate(params, fold) -> (loss, fold scores)`` (fold -1: every fold; the loss is the mean score,
+    negated when higher is better) and gets the same search, trial runs and leaderboard.
+
+    Raises:
+        ModelError: Every trial failed (the first error is quoted).
+    """
+    from sparkwright.config.space import grid_points, parse_space
+
+    tune = config.tune
+    assert tune is not None
+    metric = config.selection_metric
+    sign = -1.0 if config.task_spec.higher_is_better(metric) else 1.0
+    space = parse_space(tune.space[spec.display_name], f"tune.space.{spec.display_name}", tune.method)
     planned = len(grid_points(space)) if tune.method == "grid" else tune.max_evals
     tags = {"sparkwright.model_type": spec.type, "sparkwright.tuning": tune.method}
     with tracker.run(experiment_id, f"tune:{spec.display_name}", parent_run_id=parent_id, tags=tags) as run_id:
-        tracker.log_params(run_id, _search_params(config, metric, folds.count))
+        tracker.log_params(run_id, _search_params(config, metric, n_folds))
         logger = _TrialLogger(tracker, experiment_id, run_id, spec.display_name, metric, sign, planned, on_trial)
         started = time.perf_counter()
-        try:
-            result = _search(config, model_type.single_node, space, evaluate, folds.count, logger)
-        finally:
-            folds.release()
+        result = _search(config, single_node, space, evaluate, n_folds, logger)
         if not logger.best_rows():
             first = next((r["error"] for r in logger.rows if r["error"]), "unknown error")
             raise ModelError(f"every tuning trial of {spec.display_name!r} failed; the first error: {first}")

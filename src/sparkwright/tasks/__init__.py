@@ -12,10 +12,12 @@ from sparkwright.tasks.anomaly import AnomalyTask
 from sparkwright.tasks.base import HeldOut, Task
 from sparkwright.tasks.classification import ClassificationTask
 from sparkwright.tasks.clustering import ClusteringTask
+from sparkwright.tasks.recommendation import RecommendationTask
 from sparkwright.tasks.regression import RegressionTask
 
 TASKS: dict[str, Task] = {
-    task.name: task for task in (RegressionTask(), ClassificationTask(), ClusteringTask(), AnomalyTask())
+    task.name: task
+    for task in (RegressionTask(), ClassificationTask(), ClusteringTask(), AnomalyTask(), RecommendationTask())
 }
 assert set(TASKS) == set(SPECS), "config.tasks lists the same tasks"
 

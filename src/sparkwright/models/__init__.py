@@ -1,6 +1,7 @@
 """Model types by ``type`` string, fitting inside a feature Pipeline, and scoring."""
 
-from sparkwright.models import (
+# Importing each built-in type's module registers it.
+from sparkwright.models import (  # noqa: F401
     als,
     anomaly,
     baseline,
@@ -9,7 +10,7 @@ from sparkwright.models import (
     sklearn_model,
     spark_models,
     xgboost_model,
-)  # noqa: F401  (register the built-in types)
+)
 from sparkwright.models.anomaly import fit_detector
 from sparkwright.models.base import ModelType, SparkModelType, Target
 from sparkwright.models.ensemble import EnsembleModel, blend, ensemble_weights

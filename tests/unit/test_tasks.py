@@ -29,7 +29,10 @@ def test_every_contract_has_a_task_module_and_back():
     assert set(TASKS) == set(SPECS)
     for name, task in TASKS.items():
         assert task.spec is SPECS[name]
-    with pytest.raises(ConfigError, match=r"task: unknown task 'clusterin'; supported: classification, clustering"):
+    with pytest.raises(
+        ConfigError,
+        match=r"task: unknown task 'clusterin'; supported: anomaly, classification, clustering, recommendation",
+    ):
         get_task("clusterin")
 
 

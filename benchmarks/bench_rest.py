@@ -622,6 +622,17 @@ def _medians(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]
     return merged
 
 
+def _paired_ratios(raw_rounds: list[dict] | None, silver_rounds: list[dict] | None, concurrency: str) -> str:
+    """Raw / silver of each round's back-to-back pair, their median: a server's latency on 2 shared cores
+    is bimodal from round to round, and the medians of the two sides can come from different modes."""
+    if not raw_rounds or not silver_rounds:
+        return ""
+    pairs = list(zip(raw_rounds, silver_rounds, strict=True))
+    p50 = statistics.median(r[concurrency]["p50_ms"] / s[concurrency]["p50_ms"] for r, s in pairs)
+    rps = statistics.median(r[concurrency]["throughput_rps"] / s[concurrency]["throughput_rps"] for r, s in pairs)
+    return f"; median of {len(pairs)} paired rounds: p50 {p50:.3f}x, throughput {rps:.3f}x"
+
+
 def print_report(report: dict[str, Any]) -> None:
     print(
         f"\n{'model':18} {'server':15} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'server CPU ms/req':>18}"
@@ -648,11 +659,15 @@ def print_report(report: dict[str, Any]) -> None:
             silver = result.get(label.replace("sparkwright", "sparkwright-silver"))
             if not label.startswith("sparkwright ") or silver is None:
                 continue
+            paired = report.get("rounds", {}).get(key, {})
             for concurrency, raw in result[label].items():
                 print(
                     f"{'':18} {'raw/silver ' + label.split()[1]:15} {concurrency:>4} p50 raw / silver "
                     f"{raw['p50_ms'] / silver[concurrency]['p50_ms']:.3f}x, throughput raw / silver "
                     f"{raw['throughput_rps'] / silver[concurrency]['throughput_rps']:.3f}x"
+                    + _paired_ratios(
+                        paired.get(label), paired.get(label.replace("sparkwright", "sparkwright-silver")), concurrency
+                    )
                 )
     for concurrency, r in report["echo"].items():
         print(

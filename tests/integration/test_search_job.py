@@ -184,9 +184,11 @@ def test_the_searchs_ensemble_scores_the_same_in_spark_batch_stream_rest_and_exp
     exported = scorer.predict(expected[scorer.input_columns])
     np.testing.assert_allclose(exported["prediction"], expected["prediction"], rtol=1e-9)
 
-    client = TestClient(create_app(load_served_model(Registry(tracker), uri)))
-    # A REST client sends each value in its column's type: the source's integers as integers.
-    integral = {i["name"] for i in scorer.inputs if i["type"] in ("tinyint", "smallint", "int", "bigint")}
+    served = load_served_model(Registry(tracker), uri)
+    client = TestClient(create_app(served))
+    # A REST client sends each value in the type the served model's signature gives its column (the
+    # source's types for a model that takes raw rows): integers as integers.
+    integral = {name for name, type_, _ in served.inputs if type_ in ("integer", "long")}
     records = [
         {k: int(v) if k in integral else v for k, v in row.items()}
         for row in expected[scorer.input_columns].head(10).to_dict(orient="records")

@@ -235,7 +235,10 @@ class RowPreparation:
         categorical, numeric = feature_columns(silver, config)
         fields = {f.name: f for f in silver.fields}
         indicators = {fields[n].metadata.get(INDICATOR_OF_KEY) for n in numeric} - {None}
-        inputs = [n for n in [*categorical, *numeric] if INDICATOR_OF_KEY not in fields[n].metadata]
+        # Keys are read too, though never features: scored rows (a stream's, a REST batch's) keep their ids.
+        keys = [k for k in config.data.keys if k in fields and SOURCE_TYPE_KEY in fields[k].metadata]
+        inputs = [n for n in [*categorical, *numeric, *keys] if INDICATOR_OF_KEY not in fields[n].metadata]
+        inputs = list(dict.fromkeys(inputs))
         unknown = [n for n in inputs if SOURCE_TYPE_KEY not in fields[n].metadata]
         if unknown:
             log.info("models take silver rows: silver columns %s carry no source type (an older table)", unknown)

@@ -132,7 +132,7 @@ def train_one(
         )
         # The fit's own numbers (early stopping's best_iteration, trees kept), beside the test metrics.
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds, **fitted.summary})
-        logged = _logged_form(fitted, test.select(*categorical, *numeric), preparation)
+        logged = _logged_form(fitted, test, [*categorical, *numeric], preparation)
         project_yaml = project_file_text(config)
 
         def write_artifacts() -> None:
@@ -175,15 +175,17 @@ class _LoggedForm:
     takes: str
 
 
-def _logged_form(fitted: FittedModel, silver_features: DataFrame, preparation: RowPreparation | None) -> _LoggedForm:
+def _logged_form(
+    fitted: FittedModel, silver_rows: DataFrame, features: list[str], preparation: RowPreparation | None
+) -> _LoggedForm:
     from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
     from sparkwright.models.training import OUTPUT_COLS
 
     if preparation is None:
-        return _LoggedForm(fitted.pipeline_model, silver_features.limit(5), None, "silver")
+        return _LoggedForm(fitted.pipeline_model, silver_rows.select(*features).limit(5), None, "silver")
     return _LoggedForm(
         with_preparation(fitted.pipeline_model, preparation, list(OUTPUT_COLS)),
-        source_rows(silver_features, preparation).limit(5),
+        source_rows(silver_rows, preparation).limit(5),
         input_signature_schema(preparation),
         "raw",
     )

@@ -158,7 +158,7 @@ def _train_model(
             },
         )
         tracker.log_metrics(run_id, {**metrics, "k": chosen, "fit_seconds": fit_seconds})
-        logged = _logged_form(fitted, context.test.select(*features.categorical, *features.numeric), context)
+        logged = _logged_form(fitted, context.test, [*features.categorical, *features.numeric], context)
         project_yaml = project_file_text(config)
         name = spec.display_name
 
@@ -204,17 +204,19 @@ class _LoggedForm:
     takes: str
 
 
-def _logged_form(fitted: FittedClusterer, silver_features: DataFrame, context: TrainingContext) -> _LoggedForm:
+def _logged_form(
+    fitted: FittedClusterer, silver_rows: DataFrame, features: list[str], context: TrainingContext
+) -> _LoggedForm:
     """The pipeline as logged: taking source-shaped rows (prepared as cleanse did) where the project allows."""
     from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
     from sparkwright.models import PREDICTION_COL, PROBABILITY_COL
 
     preparation = context.preparation
     if preparation is None:
-        return _LoggedForm(fitted.pipeline_model, silver_features.limit(5), None, "silver")
+        return _LoggedForm(fitted.pipeline_model, silver_rows.select(*features).limit(5), None, "silver")
     return _LoggedForm(
         with_preparation(fitted.pipeline_model, preparation, [PREDICTION_COL, PROBABILITY_COL]),
-        source_rows(silver_features, preparation).limit(5),
+        source_rows(silver_rows, preparation).limit(5),
         input_signature_schema(preparation),
         "raw",
     )

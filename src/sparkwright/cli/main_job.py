@@ -23,6 +23,7 @@ from sparkwright.cli.common import (
     parse_spark_conf,
     user_errors,
 )
+from sparkwright.demo import EXAMPLES
 
 if TYPE_CHECKING:
     from sparkwright.config import ProjectConfig
@@ -82,8 +83,8 @@ def demo(
     example: Annotated[
         str,
         typer.Option(
-            help="hotel_rates (regression, the default), wa_churn (classification), penguins (clustering), "
-            "credit_default (anomaly) or movielens (recommendation)."
+            help=", ".join(f"{name} ({example.task})" for name, example in EXAMPLES.items())
+            + "; hotel_rates is the default."
         ),
     ] = "hotel_rates",
     budget: BudgetOption = None,
@@ -94,6 +95,7 @@ def demo(
     with user_errors():
         from sparkwright.config import load_project
         from sparkwright.demo import materialise_example
+        from sparkwright.pipeline.flows import get_flow
         from sparkwright.workspace import Workspace
 
         ws = Workspace.resolve(workspace)
@@ -101,11 +103,12 @@ def demo(
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
         config = with_budget(load_project(project_file), budget)
         result = _run_and_report(config, ws.root, None, None, {})
-        if result.registered_model and config.task == "recommendation":
-            console.print(
-                f"Recommend: sparkwright recommend --model {result.model_uri} --user <{config.data.user}> -n 10"
-            )
-        elif result.registered_model:
+        if not result.registered_model:
+            return
+        next_step = get_flow(config.task).next_step(config, result.model_uri)
+        if next_step:
+            console.print(next_step)
+        else:
             _show_champion_scores(result, config, ws)
 
 

@@ -82,3 +82,7 @@ class Flow(ABC):
     @abstractmethod
     def train(self, context: TrainingContext) -> TrainingOutcome:
         """Train, evaluate and log the models (each a nested MLflow run under ``context.parent_id``)."""
+
+    def next_step(self, config: ProjectConfig, model_uri: str) -> str | None:
+        """What to try with the registered model after a demo, when the task has more to show than scores."""
+        return None

@@ -66,6 +66,9 @@ class RecommendationFlow(Flow):
                 )
         check_tune_spaces(config)
 
+    def next_step(self, config: ProjectConfig, model_uri: str) -> str | None:
+        return f"Recommend: sparkwright recommend --model {model_uri} --user <{config.data.user}> -n 10"
+
     def train(self, context: TrainingContext) -> TrainingOutcome:
         config = context.config
         settings = config.recommendation or RecommendationConfig()

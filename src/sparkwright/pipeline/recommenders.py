@@ -41,7 +41,9 @@ class IndexedRatings:
         seen: ``USER_INDEX, seen``: each test user's training items. Every top-k list leaves them out (a
             recommender that repeats what the user rated is of no use, and the held-out items are never
             among them), so each model ranks ``k + max_seen`` candidates and keeps the first ``k`` unseen.
-        max_seen: The most training ratings of one user.
+
+    What only the top-k lists need (``max_seen``, ``cold_start_rows``) is counted on first use, so a fit
+    judged on ratings alone runs no Spark job for it.
     """
 
     columns: RatingColumns
@@ -53,8 +55,6 @@ class IndexedRatings:
     relevant: DataFrame
     seen: DataFrame
     mean: float
-    cold_start_rows: int
-    max_seen: int
 
     @classmethod
     def fit(cls, columns: RatingColumns, train: DataFrame, test: DataFrame) -> IndexedRatings:
@@ -74,11 +74,21 @@ class IndexedRatings:
         known = (F.col(USER_INDEX) < len(users.labels)) & (F.col(ITEM_INDEX) < len(items.labels))
         rated = indexed_test.where(known).cache()
         mean = float(indexed_train.agg(F.avg(RATING_COL)).first()[0])
-        cold = indexed_test.count() - rated.count()
         relevant = relevant_items(indexed_test).cache()
         seen = seen_items(indexed_train, USER_INDEX, ITEM_INDEX).join(relevant.select(USER_INDEX), USER_INDEX).cache()
-        max_seen = indexed_train.groupBy(USER_INDEX).count().agg(F.max("count")).first()[0] or 0
-        return cls(columns, users, items, indexed_train, indexed_test, rated, relevant, seen, mean, cold, max_seen)
+        return cls(columns, users, items, indexed_train, indexed_test, rated, relevant, seen, mean)
+
+    @cached_property
+    def cold_start_rows(self) -> int:
+        """Test ratings of a user or item unseen in training (in the top-k metrics only)."""
+        return self.test.count() - self.rated.count()
+
+    @cached_property
+    def max_seen(self) -> int:
+        """The most training ratings of one user."""
+        from pyspark.sql import functions as F
+
+        return self.train.groupBy(USER_INDEX).count().agg(F.max("count")).first()[0] or 0
 
     @property
     def integer_ids(self) -> tuple[bool, bool]:

@@ -22,9 +22,7 @@ from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import (
     DefaultParamsReadable,
-    DefaultParamsReader,
     DefaultParamsWritable,
-    DefaultParamsWriter,
     MLReadable,
     MLReader,
     MLWritable,
@@ -37,6 +35,7 @@ from sparkwright.errors import ConfigError, DataError, ModelError
 from sparkwright.features import INTERNAL_PREFIX, ImputeStrategy, build_feature_stages
 from sparkwright.models.base import ModelType, Target
 from sparkwright.models.driver_data import collect_to_driver, few_partitions
+from sparkwright.models.pickled import PickledEstimatorReader, PickledEstimatorWriter
 from sparkwright.models.registry import get_model_type, register_model_type
 from sparkwright.tasks.anomaly import PREDICTION_COL, SCORE_COL, DetectorParams, score_threshold
 
@@ -55,7 +54,6 @@ _REFUSED = {
     "contamination": "set anomaly.contamination instead (it sets the flag threshold of every model)",
     "warm_start": "sparkwright fits each model once",
 }
-_ESTIMATOR_FILE = "estimator"
 
 
 def make_isolation_forest(params: Mapping[str, Any], path: str = "params") -> Any:
@@ -224,46 +222,11 @@ class IsolationForestModel(Model, DetectorParams, MLReadable, MLWritable):
         )
 
     def write(self) -> MLWriter:
-        return _ForestWriter(self)
+        return PickledEstimatorWriter(self)
 
     @classmethod
     def read(cls) -> MLReader:
-        return _ForestReader()
-
-
-class _ForestWriter(MLWriter):
-    """``metadata/`` (params as JSON) and ``estimator/`` (the pickled forest, one parquet row), through Spark."""
-
-    def __init__(self, instance: IsolationForestModel):
-        super().__init__()
-        self.instance = instance
-
-    def saveImpl(self, path: str) -> None:
-        import os
-
-        from pyspark import cloudpickle
-
-        spark = self.sparkSession
-        DefaultParamsWriter.saveMetadata(self.instance, path, spark, extraMetadata={"estimator": _ESTIMATOR_FILE})
-        payload = bytearray(cloudpickle.dumps(self.instance.estimator))
-        spark.createDataFrame([(payload,)], "estimator binary").coalesce(1).write.parquet(
-            os.path.join(path, _ESTIMATOR_FILE)
-        )
-
-
-class _ForestReader(MLReader):
-    def load(self, path: str) -> IsolationForestModel:
-        import os
-        import pickle
-
-        spark = self.sparkSession
-        metadata = DefaultParamsReader.loadMetadata(path, spark)
-        model = IsolationForestModel()
-        DefaultParamsReader.getAndSetParams(model, metadata)
-        payload = spark.read.parquet(os.path.join(path, metadata.get("estimator", _ESTIMATOR_FILE))).first()[0]
-        model.estimator = pickle.loads(payload)
-        model._resetUid(metadata["uid"])
-        return model
+        return PickledEstimatorReader(cls)
 
 
 def fit_detector(

@@ -29,9 +29,7 @@ from pyspark.ml.param.shared import (
 )
 from pyspark.ml.util import (
     DefaultParamsReadable,
-    DefaultParamsReader,
     DefaultParamsWritable,
-    DefaultParamsWriter,
     MLReadable,
     MLReader,
     MLWritable,
@@ -42,6 +40,7 @@ from sparkwright.config.checks import did_you_mean
 from sparkwright.errors import ConfigError, DataError, ModelError
 from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
 from sparkwright.models.driver_data import collect_to_driver, few_partitions
+from sparkwright.models.pickled import PickledEstimatorReader, PickledEstimatorWriter
 from sparkwright.models.registry import register_model_type
 from sparkwright.settings import get_settings
 
@@ -57,7 +56,6 @@ DEFAULT_ESTIMATORS = {
 DEFAULT_SEED = 42
 # Our params; every other key is a constructor param of the estimator.
 _OWN = ("estimator", "max_driver_rows", "standardize")
-_ESTIMATOR_FILE = "estimator"
 _PARAM_NAME = re.compile(r"The '([^']+)' parameter")
 
 
@@ -510,47 +508,8 @@ class SklearnModel(Model, _SklearnParams, MLReadable, MLWritable):
         )
 
     def write(self) -> MLWriter:
-        return _SklearnModelWriter(self)
+        return PickledEstimatorWriter(self)
 
     @classmethod
     def read(cls) -> MLReader:
-        return _SklearnModelReader()
-
-
-class _SklearnModelWriter(MLWriter):
-    """``metadata/`` (params as JSON) and ``estimator/`` (the pickled estimator, one parquet row).
-
-    Written through Spark so the folder can be on any file system Spark writes to (mlflow.spark saves
-    through a DFS temporary folder).
-    """
-
-    def __init__(self, instance: SklearnModel):
-        super().__init__()
-        self.instance = instance
-
-    def saveImpl(self, path: str) -> None:
-        import os
-
-        from pyspark import cloudpickle
-
-        spark = self.sparkSession
-        DefaultParamsWriter.saveMetadata(self.instance, path, spark, extraMetadata={"estimator": _ESTIMATOR_FILE})
-        payload = bytearray(cloudpickle.dumps(self.instance.estimator))
-        spark.createDataFrame([(payload,)], "estimator binary").coalesce(1).write.parquet(
-            os.path.join(path, _ESTIMATOR_FILE)
-        )
-
-
-class _SklearnModelReader(MLReader):
-    def load(self, path: str) -> SklearnModel:
-        import os
-        import pickle
-
-        spark = self.sparkSession
-        metadata = DefaultParamsReader.loadMetadata(path, spark)
-        model = SklearnModel()
-        DefaultParamsReader.getAndSetParams(model, metadata)
-        payload = spark.read.parquet(os.path.join(path, metadata.get("estimator", _ESTIMATOR_FILE))).first()[0]
-        model.estimator = pickle.loads(payload)
-        model._resetUid(metadata["uid"])
-        return model
+        return PickledEstimatorReader(cls)

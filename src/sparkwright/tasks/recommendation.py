@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import DataError
-from sparkwright.tasks.base import PLOT_SAMPLE_ROWS, HeldOut, Task
-from sparkwright.tasks.regression import regression_metrics
+from sparkwright.tasks.regression import RegressionTask, regression_metrics
 
 if TYPE_CHECKING:
-    import pandas as pd
     from pyspark.sql import Column, DataFrame
 
     from sparkwright.config import ProjectConfig
-    from sparkwright.tracking import Tracker
 
 PREDICTION_COL = "prediction"
 # Integer ids of users and items (StringIndexer, most frequent first), what ALS and the evaluator work on.
@@ -76,7 +73,10 @@ class RatingColumns:
         return rows.where(usable & F.col(RATING_COL).isNotNull() & ~F.isnan(RATING_COL))
 
 
-class RecommendationTask(Task):
+class RecommendationTask(RegressionTask):
+    """Explicit ratings are judged as a regression (held-out rows, plots); the split, the baseline and the
+    metrics are its own."""
+
     name = "recommendation"
 
     def split(
@@ -107,29 +107,6 @@ class RecommendationTask(Task):
         if metric == "mae":
             return float(np.mean(np.abs(error)))
         raise DataError(f"metric {metric!r} is not computed from rating arrays; rmse and mae are.")
-
-    def held_out(self, scored: DataFrame, label_col: str, num_classes: int | None = None) -> HeldOut:
-        frame = scored.select(label_col, PREDICTION_COL).toPandas()
-        return HeldOut(frame[label_col].to_numpy(float), frame[PREDICTION_COL].to_numpy(float), None)
-
-    def plot_sample(self, predictions: DataFrame, label_col: str, classes: list[str] | None = None) -> pd.DataFrame:
-        from pyspark.sql import functions as F
-
-        columns = [F.col(f"`{label_col}`").alias("actual"), F.col(PREDICTION_COL)]
-        return predictions.select(*columns).limit(PLOT_SAMPLE_ROWS).toPandas()
-
-    def log_plots(
-        self, tracker: Tracker, run_id: str, name: str, sample: pd.DataFrame, classes: list[str] | None = None
-    ) -> None:
-        from sparkwright import plots
-
-        actual, predicted = sample["actual"].to_numpy(float), sample[PREDICTION_COL].to_numpy(float)
-        tracker.log_figure(
-            run_id,
-            plots.predicted_vs_actual(actual, predicted, f"{name}: predicted vs actual rating"),
-            "plots/predicted_vs_actual.png",
-        )
-        tracker.log_figure(run_id, plots.residuals(actual, predicted, f"{name}: residuals"), "plots/residuals.png")
 
 
 def split_per_user(

@@ -7,11 +7,10 @@ any served model; the bearer token and the body limit work the same way.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route functions' annotations at runtime.
-import hmac
 from typing import Annotated, Any
 
 from sparkwright.deploy.recommender import RegisteredRecommender
-from sparkwright.deploy.serve import DEFAULT_MAX_BODY_BYTES, MAX_RECORDS, _BodyLimit
+from sparkwright.deploy.serve import DEFAULT_MAX_BODY_BYTES, MAX_RECORDS, _BodyLimit, bearer_guard
 from sparkwright.errors import DataError
 
 MAX_ITEMS = 1000
@@ -21,8 +20,7 @@ def create_recommender_app(
     loaded: RegisteredRecommender, *, token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> Any:
     """The FastAPI app answering top-N and rating requests of ``loaded``."""
-    from fastapi import Depends, FastAPI, HTTPException, Query
-    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+    from fastapi import FastAPI, HTTPException, Query
     from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
     recommender = loaded.recommender
@@ -37,13 +35,7 @@ def create_recommender_app(
         model_config = ConfigDict(extra="forbid")
         records: list[Pair] = Field(min_length=1, max_length=MAX_RECORDS)
 
-    bearer = HTTPBearer(auto_error=False)
-
-    async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-
-    protected = [Depends(authorised)] if token is not None else []
+    protected = bearer_guard(token)
     app = FastAPI(
         title=f"sparkwright: {loaded.name} v{loaded.version}",
         description="Recommendations of a registered ALS model: GET /recommend?user=ID&n=10, POST /predict.",

@@ -153,10 +153,9 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         token: When set, requests other than ``GET /health`` need ``Authorization: Bearer <token>``.
         max_body_bytes: Larger request bodies are refused with 413.
     """
-    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi import FastAPI, HTTPException
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
-    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
     from pydantic import BaseModel, ConfigDict, Field, create_model
 
     from sparkwright.deploy.export.runtime import ExportedScorer
@@ -169,14 +168,7 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         model_config = ConfigDict(extra="forbid")
         records: list[record_model] = Field(min_length=1, max_length=MAX_RECORDS)  # type: ignore[valid-type]
 
-    bearer = HTTPBearer(auto_error=False)
-
-    async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop on every request.
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-
-    protected = [Depends(authorised)] if token is not None else []
+    protected = bearer_guard(token)
     app = FastAPI(
         title=f"sparkwright: {served.name} v{served.version}",
         description="Real-time scoring of a registered model. POST records to /predict.",
@@ -218,6 +210,24 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         return JSONResponse(answer)
 
     return app
+
+
+def bearer_guard(token: str | None) -> list[Any]:
+    """The route dependencies that refuse a request without ``Authorization: Bearer <token>`` (none without
+    a token)."""
+    from fastapi import Depends, HTTPException
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+    if token is None:
+        return []
+    bearer = HTTPBearer(auto_error=False)
+
+    async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop on every request.
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    return [Depends(authorised)]
 
 
 def worker_config(registry: Registry, served: ServedModel, *, token: str | None, max_body_bytes: int) -> str:

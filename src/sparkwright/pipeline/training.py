@@ -99,8 +99,8 @@ def train_one(
     shaped like the source (it prepares them as cleanse did); without, silver rows.
     """
     from sparkwright.data import feature_columns
-    from sparkwright.data.preparation import MODEL_INPUT_KEY
     from sparkwright.models import evaluate_model, predict
+    from sparkwright.models.training import OUTPUT_COLS
     from sparkwright.tasks import get_task
 
     categorical, numeric = feature_columns(train, config)
@@ -132,7 +132,8 @@ def train_one(
         )
         # The fit's own numbers (early stopping's best_iteration, trees kept), beside the test metrics.
         tracker.log_metrics(run_id, {**metrics, "fit_seconds": fit_seconds, **fitted.summary})
-        logged = _logged_form(fitted, test, [*categorical, *numeric], preparation)
+        features = [*categorical, *numeric]
+        logged = LoggedForm.of(fitted.pipeline_model, test, features, preparation, list(OUTPUT_COLS))
         project_yaml = project_file_text(config)
 
         def write_artifacts() -> None:
@@ -141,14 +142,7 @@ def train_one(
             train_metrics = evaluate_model(fitted, predict(fitted, train))
             tracker.log_metrics(run_id, {f"train_{k}": v for k, v in train_metrics.items()})
             _log_plots(tracker, run_id, spec.display_name, fitted, sample)
-            tracker.log_spark_model(
-                run_id,
-                logged.model,
-                input_example=logged.example.toPandas(),
-                predictions=predict(logged.model, logged.example).select("prediction").toPandas(),
-                input_schema=logged.input_schema,
-                metadata={MODEL_INPUT_KEY: logged.takes},
-            )
+            logged.log(tracker, run_id)
 
         artifacts.submit(run_id, write_artifacts)
     return ModelResult(
@@ -166,7 +160,7 @@ def train_one(
 
 
 @dataclass(frozen=True)
-class _LoggedForm:
+class LoggedForm:
     """What is logged for a fitted model: the pipeline, a few input rows, the signature's inputs, which rows."""
 
     model: Any
@@ -174,21 +168,41 @@ class _LoggedForm:
     input_schema: Any
     takes: str
 
+    @classmethod
+    def of(
+        cls,
+        pipeline_model: Any,
+        silver_rows: DataFrame,
+        features: list[str],
+        preparation: RowPreparation | None,
+        outputs: list[str],
+    ) -> LoggedForm:
+        """The pipeline taking source-shaped rows (prepared as cleanse did, ``outputs`` kept) where the
+        project allows, else silver rows of ``features``."""
+        from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
 
-def _logged_form(
-    fitted: FittedModel, silver_rows: DataFrame, features: list[str], preparation: RowPreparation | None
-) -> _LoggedForm:
-    from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
-    from sparkwright.models.training import OUTPUT_COLS
+        if preparation is None:
+            return cls(pipeline_model, silver_rows.select(*features).limit(5), None, "silver")
+        return cls(
+            with_preparation(pipeline_model, preparation, outputs),
+            source_rows(silver_rows, preparation).limit(5),
+            input_signature_schema(preparation),
+            "raw",
+        )
 
-    if preparation is None:
-        return _LoggedForm(fitted.pipeline_model, silver_rows.select(*features).limit(5), None, "silver")
-    return _LoggedForm(
-        with_preparation(fitted.pipeline_model, preparation, list(OUTPUT_COLS)),
-        source_rows(silver_rows, preparation).limit(5),
-        input_signature_schema(preparation),
-        "raw",
-    )
+    def log(self, tracker: Tracker, run_id: str) -> None:
+        """The model with its input example, its predictions on it, its signature and what rows it takes."""
+        from sparkwright.data.preparation import MODEL_INPUT_KEY
+        from sparkwright.models import predict
+
+        tracker.log_spark_model(
+            run_id,
+            self.model,
+            input_example=self.example.toPandas(),
+            predictions=predict(self.model, self.example).select("prediction").toPandas(),
+            input_schema=self.input_schema,
+            metadata={MODEL_INPUT_KEY: self.takes},
+        )
 
 
 def _classification_params(fitted: FittedModel) -> dict[str, Any]:

@@ -116,7 +116,9 @@ def _train_model(
     context: TrainingContext, spec: ModelSpec, features: ClusteringFeatures, test: DataFrame
 ) -> tuple[ModelResult, FittedClusterer]:
     """Sweep k on the training rows, keep the k the project's rule picks, score it on the test rows, log it."""
+    from sparkwright.models import PREDICTION_COL, PROBABILITY_COL
     from sparkwright.models.clustering import fit_clusterer
+    from sparkwright.pipeline.training import LoggedForm
     from sparkwright.tasks import get_task
     from sparkwright.tasks.clustering import choose_k, clustering_metrics
 
@@ -158,13 +160,17 @@ def _train_model(
             },
         )
         tracker.log_metrics(run_id, {**metrics, "k": chosen, "fit_seconds": fit_seconds})
-        logged = _logged_form(fitted, context.test, [*features.categorical, *features.numeric], context)
+        logged = LoggedForm.of(
+            fitted.pipeline_model,
+            context.test,
+            [*features.categorical, *features.numeric],
+            context.preparation,
+            [PREDICTION_COL, PROBABILITY_COL],
+        )
         project_yaml = project_file_text(config)
         name = spec.display_name
 
         def write_artifacts() -> None:
-            from sparkwright.data.preparation import MODEL_INPUT_KEY
-            from sparkwright.models import predict
             from sparkwright.tasks import clustering_plots
 
             tracker.log_text(run_id, project_yaml, "project.yaml")
@@ -174,14 +180,7 @@ def _train_model(
             silhouette = clustering_plots.silhouette(ks, [p.silhouette for p in sweep], chosen, name)
             tracker.log_figure(run_id, silhouette, "plots/silhouette.png")
             task.log_plots(tracker, run_id, name, sample, None)
-            tracker.log_spark_model(
-                run_id,
-                logged.model,
-                input_example=logged.example.toPandas(),
-                predictions=predict(logged.model, logged.example).select("prediction").toPandas(),
-                input_schema=logged.input_schema,
-                metadata={MODEL_INPUT_KEY: logged.takes},
-            )
+            logged.log(tracker, run_id)
 
         context.artifacts.submit(run_id, write_artifacts)
     result = ModelResult(
@@ -194,32 +193,6 @@ def _train_model(
         fit_seconds=fit_seconds,
     )
     return result, fitted
-
-
-@dataclass(frozen=True)
-class _LoggedForm:
-    model: Any
-    example: DataFrame
-    input_schema: Any
-    takes: str
-
-
-def _logged_form(
-    fitted: FittedClusterer, silver_rows: DataFrame, features: list[str], context: TrainingContext
-) -> _LoggedForm:
-    """The pipeline as logged: taking source-shaped rows (prepared as cleanse did) where the project allows."""
-    from sparkwright.data.preparation import input_signature_schema, source_rows, with_preparation
-    from sparkwright.models import PREDICTION_COL, PROBABILITY_COL
-
-    preparation = context.preparation
-    if preparation is None:
-        return _LoggedForm(fitted.pipeline_model, silver_rows.select(*features).limit(5), None, "silver")
-    return _LoggedForm(
-        with_preparation(fitted.pipeline_model, preparation, [PREDICTION_COL, PROBABILITY_COL]),
-        source_rows(silver_rows, preparation).limit(5),
-        input_signature_schema(preparation),
-        "raw",
-    )
 
 
 def _assign_and_profile(

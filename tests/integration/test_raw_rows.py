@@ -18,7 +18,8 @@ import sparkwright
 pytestmark = pytest.mark.slow
 
 SAMPLE = 1_200
-# Each example keeps its row id (as a feature: it keys the comparison) and gains a rule to refuse rows by.
+# Each example keeps its row id (it keys the comparison: hotel_rates' is a feature, wa_churn's its `keys`) and
+# gains a rule to refuse rows by.
 PROJECTS = {
     "hotel_rates": {
         "drop": ["arrival_date"],
@@ -68,6 +69,7 @@ def run(request, spark, tmp_path_factory):
     yield {
         "example": example,
         "setup": setup,
+        "keys": raw["data"].get("keys", []),
         "result": result,
         "registry": Registry(Tracker(ws.tracking_uri, ws.artifacts)),
         "uri": f"models:/{result.registered_model}/1",
@@ -120,7 +122,9 @@ def test_the_logged_model_takes_the_sources_columns(run):
     assert set(inputs) == set(run["raw"].columns) - {label, *run["setup"]["drop"]}
     assert not any(name.endswith("_missing") for name in inputs)
     assert inputs[run["setup"]["optional"]].required is False
-    assert inputs["rownames"].required is True and inputs["rownames"].type.name == "long"
+    # A key is read (typed, passed through) but not needed to score; a feature is.
+    key_required = "rownames" not in run["keys"]
+    assert inputs["rownames"].required is key_required and inputs["rownames"].type.name == "long"
 
 
 def test_batch_scores_the_raw_csv_like_spark_scores_silver_and_sets_refused_rows_aside(run, spark, tmp_path):

@@ -235,7 +235,7 @@ class RowPreparation:
         categorical, numeric = feature_columns(silver, config)
         fields = {f.name: f for f in silver.fields}
         indicators = {fields[n].metadata.get(INDICATOR_OF_KEY) for n in numeric} - {None}
-        # Keys are read too, though never features: scored rows (a stream's, a REST batch's) keep their ids.
+        # Keys are read too (optional), though never features: scored rows (a stream's, a REST batch's) keep their ids.
         keys = [k for k in config.data.keys if k in fields and SOURCE_TYPE_KEY in fields[k].metadata]
         inputs = [n for n in [*categorical, *numeric, *keys] if INDICATOR_OF_KEY not in fields[n].metadata]
         inputs = list(dict.fromkeys(inputs))
@@ -248,7 +248,7 @@ class RowPreparation:
                 name,
                 fields[name].metadata[SOURCE_TYPE_KEY],
                 name in indicators,
-                bool(fields[name].metadata.get(OPTIONAL_KEY)),
+                name in keys or bool(fields[name].metadata.get(OPTIONAL_KEY)),  # a key is never needed to score
             )
             for name in inputs
         ]

@@ -8,8 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 from sparkwright.config import ModelSpec, ProjectConfig
-from sparkwright.errors import ConfigError, ModelError
-from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
+from sparkwright.errors import ConfigError
+from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome, check_models
 from sparkwright.pipeline.results import BASELINE, ModelResult, TableRef
 from sparkwright.pipeline.training import train_one
 
@@ -22,19 +22,12 @@ FLAGGED_TABLE = "anomalies"
 class AnomalyFlow(Flow):
     def check(self, config: ProjectConfig) -> None:
         """Models that detect anomalies (at least one), no tuning or search, label-based metrics only with a label."""
-        from sparkwright.models import get_model_type
 
         if not config.models:
             raise ConfigError(
                 "task anomaly trains the models you list; add e.g. models: [{type: isolation_forest}].", "models"
             )
-        for index, spec in enumerate(config.models):
-            path = f"models[{index}]"
-            try:
-                model_type = get_model_type(spec.type, config.task)
-            except ModelError as exc:
-                raise ConfigError(str(exc), path=f"{path}.type") from None
-            model_type.validate_params(spec.params, f"{path}.params", config.task)
+        check_models(config)
         for section in ("tune", "search"):
             if getattr(config, section) is not None:
                 raise ConfigError(

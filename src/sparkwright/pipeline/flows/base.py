@@ -86,3 +86,20 @@ class Flow(ABC):
     def next_step(self, config: ProjectConfig, model_uri: str) -> str | None:
         """What to try with the registered model after a demo, when the task has more to show than scores."""
         return None
+
+
+def check_models(config: ProjectConfig) -> None:
+    """Each listed model's type serves the project's task and its params are valid.
+
+    Raises:
+        ConfigError: Path ``models[i].type`` or ``models[i].params.<param>``.
+    """
+    from sparkwright.errors import ConfigError, ModelError
+    from sparkwright.models import get_model_type
+
+    for index, spec in enumerate(config.models):
+        try:
+            model_type = get_model_type(spec.type, config.task)
+        except ModelError as exc:
+            raise ConfigError(str(exc), path=f"models[{index}].type") from None
+        model_type.validate_params(spec.params, f"models[{index}].params", config.task)

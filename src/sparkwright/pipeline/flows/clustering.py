@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.config import ModelSpec, ProjectConfig, project_file_text
-from sparkwright.errors import ConfigError, ModelError
-from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
+from sparkwright.errors import ConfigError
+from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome, check_models
 from sparkwright.pipeline.results import BASELINE, ModelResult, TableRef, lineage_params
 from sparkwright.tracking import model_uri_of_run
 
@@ -37,8 +37,6 @@ class SweepPoint:
 class ClusteringFlow(Flow):
     def check(self, config: ProjectConfig) -> None:
         """No label, no search or tuning; at least one clustering model type, with valid params."""
-        from sparkwright.models import get_model_type
-
         if config.data.label:
             raise ConfigError(
                 f"task clustering uses no label; remove data.label (to keep {config.data.label!r} out of the "
@@ -58,12 +56,7 @@ class ClusteringFlow(Flow):
                 "{type: bisecting_kmeans}, {type: gaussian_mixture}].",
                 "models",
             )
-        for index, spec in enumerate(config.models):
-            try:
-                model_type = get_model_type(spec.type, TASK)
-            except ModelError as exc:
-                raise ConfigError(str(exc), path=f"models[{index}].type") from None
-            model_type.validate_params(spec.params, f"models[{index}].params", TASK)
+        check_models(config)
 
     def train(self, context: TrainingContext) -> TrainingOutcome:
         from sparkwright.data import feature_columns

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sparkwright.config import ModelSpec, ProjectConfig, project_file_text
 from sparkwright.config.schema import RecommendationConfig
 from sparkwright.deploy.recommender import RECOMMENDER_DIR, RECOMMENDER_KEY, Recommender
-from sparkwright.errors import ConfigError, ModelError
-from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
+from sparkwright.errors import ConfigError
+from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome, check_models
 from sparkwright.pipeline.recommenders import IndexedRatings, als_lists, scoring_pipeline, top_n_tables
 from sparkwright.pipeline.results import BASELINE, ModelResult, TableRef, lineage_params
 from sparkwright.tasks.recommendation import (
@@ -42,7 +42,6 @@ POPULAR_BASELINE = "baseline_popular"
 class RecommendationFlow(Flow):
     def check(self, config: ProjectConfig) -> None:
         """Model types and params (ALS only), the tuning spaces; no budgeted search for this task."""
-        from sparkwright.models import get_model_type
         from sparkwright.models.als import BIASES
         from sparkwright.pipeline.tuning import check_tune_spaces
 
@@ -53,12 +52,8 @@ class RecommendationFlow(Flow):
                 "(e.g. [{type: als, params: {rank: 10}}]) and tune them with a tune section.",
                 "search",
             )
+        check_models(config)
         for index, spec in enumerate(config.models):
-            try:
-                model_type = get_model_type(spec.type, config.task)
-            except ModelError as exc:
-                raise ConfigError(str(exc), path=f"models[{index}].type") from None
-            model_type.validate_params(spec.params, f"models[{index}].params", config.task)
             if implicit and spec.params.get(BIASES) is True:
                 raise ConfigError(
                     "biases apply to explicit ratings; remove it (implicit feedback fits plain ALS).",

@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from sparkwright.config import ModelSpec, ProjectConfig
-from sparkwright.errors import ConfigError, ModelError
 from sparkwright.pipeline.ensemble import blend_search_winners
-from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
+from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome, check_models
 from sparkwright.pipeline.results import BASELINE, ModelResult
 from sparkwright.pipeline.search import SearchOutcome, check_search, run_search
 from sparkwright.pipeline.training import train_one
@@ -19,15 +18,8 @@ from sparkwright.pipeline.tuning import TuningResult, check_tune_spaces, tune_mo
 class SupervisedFlow(Flow):
     def check(self, config: ProjectConfig) -> None:
         """Every model type and its params, the tuning spaces and the search, against the task."""
-        from sparkwright.models import get_model_type
 
-        for index, spec in enumerate(config.models):
-            path = f"models[{index}]"
-            try:
-                model_type = get_model_type(spec.type, config.task)
-            except ModelError as exc:
-                raise ConfigError(str(exc), path=f"{path}.type") from None
-            model_type.validate_params(spec.params, f"{path}.params", config.task)
+        check_models(config)
         check_tune_spaces(config)
         check_search(config)
 

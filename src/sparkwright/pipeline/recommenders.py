@@ -137,6 +137,20 @@ class IndexedRatings:
         lists = self.relevant.select(USER_INDEX, F.array(*[F.lit(i) for i in items]).alias("recommended"))
         return self.unseen(lists, k)
 
+    def recommender(self, als: ALSModel) -> Recommender:
+        """The Spark-free recommender of ``als`` fitted on these ratings (ids, seen items, fallback)."""
+        from sparkwright.deploy.recommender import Recommender
+
+        return Recommender.from_fitted(
+            self.users,
+            self.items,
+            als,
+            self.seen_rows,
+            fallback_rating=self.fallback_rating,
+            implicit=self.columns.implicit,
+            integer_ids=self.integer_ids,
+        )
+
     def release(self) -> None:
         for frame in (self.train, self.test, self.rated, self.relevant, self.seen):
             frame.unpersist()

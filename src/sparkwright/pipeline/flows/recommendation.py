@@ -148,15 +148,7 @@ def _train_als(
         started = time.perf_counter()
         als = model_type.fit(spec.params, indexed.train, implicit=settings.implicit)
         fit_seconds = time.perf_counter() - started
-        recommender = Recommender.from_fitted(
-            indexed.users,
-            indexed.items,
-            als,
-            indexed.seen_rows,
-            fallback_rating=indexed.fallback_rating,
-            implicit=columns.implicit,
-            integer_ids=indexed.integer_ids,
-        )
+        recommender = indexed.recommender(als)
         metrics, sample = _judge(als, recommender, indexed, settings)
         params = model_type.settings(spec.params, implicit=settings.implicit)
         logged_params = {f"param_{k}": v for k, v in params.items()}
@@ -273,15 +265,7 @@ def _tune(context: TrainingContext, indexed: IndexedRatings, spec: ModelSpec) ->
 
     def evaluate(params: dict[str, Any], fold: int) -> tuple[float, list[float]]:
         als = model_type.fit({**spec.params, **params}, folds.train, implicit=settings.implicit)
-        recommender = Recommender.from_fitted(
-            folds.users,
-            folds.items,
-            als,
-            folds.seen_rows,
-            fallback_rating=folds.fallback_rating,
-            implicit=settings.implicit,
-            integer_ids=folds.integer_ids,
-        )
+        recommender = folds.recommender(als)
         score = _judge(als, recommender, folds, settings)[0][metric]
         return sign * score, [score]
 

@@ -1,14 +1,16 @@
-"""``type: kmeans`` (sparkwright, Spark ML k-means||) against scikit-learn ``KMeans`` (k-means++, n_init 3)
-on the same standardised data, in one process (issue 12, benchmark a).
+"""``type: kmeans`` (sparkwright: Lloyd's iterations in Spark ML) against scikit-learn ``KMeans`` (k-means++,
+n_init 3) on the same standardised data, in one process (issue 12, benchmark a).
 
-    .venv/bin/python benchmarks/bench_clustering.py [--rows 1000000] [--features 20] [--k 8]
+    .venv/bin/python benchmarks/bench_clustering.py [--rows 1000000] [--features 20] [--k 8] [--init k-means++]
 
 Synthetic data (numpy, seeded): ``k`` Gaussian blobs in ``features`` dimensions, columns on different
 scales (so standardising matters). sparkwright gets it as a cached Spark DataFrame and runs its clustering
 model path: the feature stages (imputer, assembler, ``StandardScaler``) fitted on the data, then k-means
-with k fixed and the default ``clustering.restarts: 3`` (three k-means|| starts, the lowest cost kept:
-the counterpart of ``n_init=3``). scikit-learn gets the same rows as a NumPy array, standardises them with its
-``StandardScaler`` and fits ``KMeans(n_clusters=k, init="k-means++", n_init=3)`` with its default threads.
+with k fixed, ``initMode`` from ``--init`` (default: the type's default, k-means++ on a driver sample;
+``k-means||`` for Spark's own start) and the default ``clustering.restarts: 3`` (three starts, the lowest
+cost kept: the counterpart of ``n_init=3``). scikit-learn gets the same rows as a NumPy array,
+standardises them with its ``StandardScaler`` and fits ``KMeans(n_clusters=k, init="k-means++", n_init=3)``
+with its default threads.
 Timed: from the raw rows to a fitted model, each side. Quality: each side's within-cluster sum of
 squares on its own standardised vectors (Spark scales by the sample standard deviation, scikit-learn by
 the population one: a factor of n / (n - 1) on the sum, 1e-6 here), and the agreement of the two
@@ -41,7 +43,7 @@ def partition_wssse(x: np.ndarray, labels: np.ndarray) -> float:
     return float(sum(((x[labels == c] - x[labels == c].mean(axis=0)) ** 2).sum() for c in np.unique(labels)))
 
 
-def run_sparkwright(spark, frame: pd.DataFrame, k: int, seed: int) -> dict:
+def run_sparkwright(spark, frame: pd.DataFrame, k: int, seed: int, init: str) -> dict:
     from sparkwright.config import ClusteringConfig, ModelSpec
     from sparkwright.models.clustering import fit_clusterer, prepare_features
     from sparkwright.tasks.clustering import clustering_metrics
@@ -51,14 +53,16 @@ def run_sparkwright(spark, frame: pd.DataFrame, k: int, seed: int) -> dict:
     started = time.perf_counter()
     features = prepare_features(df, [], list(frame.columns), impute="median", standardize=True)
     restarts = ClusteringConfig().restarts  # the project default, as scikit-learn's n_init=3
-    fitted = fit_clusterer(features, ModelSpec(type="kmeans", params={"seed": seed}), k, restarts=restarts)
+    fitted = fit_clusterer(
+        features, ModelSpec(type="kmeans", params={"seed": seed, "initMode": init}), k, restarts=restarts
+    )
     seconds = time.perf_counter() - started
     assigned = fitted.assign(features.rows).cache()
     wssse = clustering_metrics(assigned)["wssse"]
     # The partition agreement needs each row's cluster in the input's order (repartition moved them).
     by_row = fitted.pipeline_model.transform(df).select("row", "prediction").toPandas().sort_values("row")
     labels = by_row["prediction"].to_numpy()
-    iterations = fitted.estimator_model.summary.numIter
+    iterations = fitted.iterations
     assigned.unpersist()
     features.rows.unpersist()
     df.unpersist()
@@ -88,6 +92,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--init", default="k-means++", choices=["k-means++", "k-means||", "random"])
     args = parser.parse_args()
 
     from sklearn.metrics import adjusted_rand_score
@@ -100,7 +105,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     reference = run_sklearn(x, args.k, args.seed)
     print(f"scikit-learn done: {reference['seconds']:.1f} s, {reference['iterations']} iterations", flush=True)
-    ours = run_sparkwright(spark, frame, args.k, args.seed)
+    ours = run_sparkwright(spark, frame, args.k, args.seed, args.init)
     load_after = os.getloadavg()[0]
 
     gap = ours["wssse"] / reference["wssse"] - 1
@@ -108,6 +113,7 @@ def main() -> None:
         "rows": args.rows,
         "features": args.features,
         "k": args.k,
+        "init": args.init,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {load_before:.1f} -> {load_after:.1f}",
         "sklearn_seconds": reference["seconds"],
         "sparkwright_seconds": ours["seconds"],
@@ -123,7 +129,7 @@ def main() -> None:
     }
     print(f"{args.rows:,} rows x {args.features}, k = {args.k} ({result['machine']})")
     print(f"  scikit-learn KMeans (k-means++, n_init 3): {reference['seconds']:8.1f} s  wssse {reference['wssse']:.6g}")
-    print(f"  sparkwright kmeans (k-means||, local[2]):  {ours['seconds']:8.1f} s  wssse {ours['wssse']:.6g}")
+    print(f"  sparkwright kmeans ({args.init}, local[2]): {ours['seconds']:8.1f} s  wssse {ours['wssse']:.6g}")
     print(f"  time ratio sparkwright / scikit-learn: {result['time_ratio']:.2f}x")
     print(
         f"  sum of squares: {gap:+.4%} vs scikit-learn ({'within' if result['within_1_percent'] else 'NOT within'} 1%)"

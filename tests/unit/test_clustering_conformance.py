@@ -123,13 +123,50 @@ def test_unscaled_a_column_in_thousands_decides_the_clusters_alone(spark):
     assert adjusted_rand_score(group, [r.prediction for r in assigned.select("prediction").collect()]) < 0.2
 
 
-def test_restarts_keep_the_lowest_cost_of_their_seeds(features):
+@pytest.mark.parametrize("init", ["k-means++", "k-means||"])
+def test_restarts_keep_the_lowest_cost_of_their_seeds(features, init):
     costs = [
-        fit_clusterer(features, ModelSpec(type="kmeans", params={"seed": seed}), 5).estimator_model.summary.trainingCost
+        fit_clusterer(features, ModelSpec(type="kmeans", params={"seed": seed, "initMode": init}), 5).cost
         for seed in (42, 43, 44)
     ]
-    best = fit_clusterer(features, ModelSpec(type="kmeans"), 5, restarts=3)
-    assert best.estimator_model.summary.trainingCost == min(costs)
+    best = fit_clusterer(features, ModelSpec(type="kmeans", params={"initMode": init}), 5, restarts=3)
+    assert best.cost == min(costs)
+    if init == "k-means||":
+        assert best.cost == best.estimator_model.summary.trainingCost
+
+
+def _blobs(spark, rows: int, k: int, dims: int, seed: int):
+    """``k`` unit-variance groups with centres in [-4, 4]^dims (the clustering benchmark's data, smaller)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-4, 4, (k, dims))[rng.integers(0, k, rows)] + rng.normal(0, 1.0, (rows, dims))
+    return spark.createDataFrame([tuple(map(float, r)) for r in x], [f"x{i}" for i in range(dims)])
+
+
+def test_default_kmeans_reaches_scikit_learns_optimum_and_stops_at_the_means(spark):
+    """k-means++ on a driver sample, then Lloyd in Spark: the sum of squares of scikit-learn's best of 10
+    k-means++ starts, and each centre is the mean of the rows assigned to it (Lloyd converged)."""
+    from sklearn.cluster import KMeans as LocalKMeans
+
+    df = _blobs(spark, 3000, k=8, dims=20, seed=7)
+    features = prepare_features(df, [], df.columns, impute="median")
+    fitted = fit_clusterer(features, ModelSpec(type="kmeans"), 8, restarts=1)
+    x = np.array([r[0].toArray() for r in features.rows.collect()])
+    reference = LocalKMeans(n_clusters=8, n_init=10, random_state=0).fit(x).inertia_
+    assert fitted.cost == pytest.approx(reference, rel=1e-9)
+    assigned = fitted.assign(features.rows).select("prediction").toPandas()["prediction"].to_numpy()
+    centres = np.array(fitted.estimator_model.clusterCenters())
+    for cluster in range(8):
+        assert np.allclose(centres[cluster], x[assigned == cluster].mean(axis=0), atol=1e-9)
+
+
+def test_k_above_the_rows_or_the_distinct_vectors_names_clustering_k(spark):
+    few = spark.createDataFrame([(float(i % 2), 1.0) for i in range(5)], "a double, b double")
+    features = prepare_features(few, [], few.columns, impute="median", standardize=False)
+    with pytest.raises(ConfigError, match=r"only 5 rows") as rows_error:
+        fit_clusterer(features, ModelSpec(type="kmeans"), 6)
+    with pytest.raises(ConfigError, match=r"only 2 distinct feature vectors") as distinct_error:
+        fit_clusterer(features, ModelSpec(type="kmeans"), 3)
+    assert rows_error.value.path == distinct_error.value.path == "clustering.k"
 
 
 @pytest.mark.parametrize("type_", ["kmeans", "gaussian_mixture"])

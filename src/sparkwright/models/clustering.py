@@ -19,6 +19,7 @@ from sparkwright.data.preparation import MISSING_SUFFIX
 from sparkwright.errors import ConfigError, DataError
 from sparkwright.features import INTERNAL_PREFIX, ImputeStrategy, build_feature_stages
 from sparkwright.models.base import SparkModelType, Target
+from sparkwright.models.kmeans_seeded import ClusterFit, fit_seeded_kmeans
 from sparkwright.models.registry import get_model_type, register_model_type
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ _NUMERIC = f"{INTERNAL_PREFIX}numeric"
 _SCALED = f"{INTERNAL_PREFIX}numeric_scaled"
 _CATEGORICAL = f"{INTERNAL_PREFIX}categorical"
 DEFAULT_SEED = 42
+# kmeans' default start: scikit-learn's k-means++ on a driver sample (Spark has k-means|| and random).
+SAMPLED_KMEANS_PLUS_PLUS = "k-means++"
 
 
 class _ClusteringType(SparkModelType):
@@ -58,6 +61,13 @@ class _ClusteringType(SparkModelType):
         estimator._set(k=k, seed=seed)
         return estimator
 
+    def fit_with_k(
+        self, params: Mapping[str, Any], target: Target, features: ClusteringFeatures, k: int, seed: int
+    ) -> ClusterFit:
+        """One start with ``k`` clusters on the prepared training vectors."""
+        fitted = self.build_with_k(params, target, k, seed).fit(features.rows)
+        return ClusterFit(fitted, self.cost(fitted), int(fitted.summary.numIter))
+
     def cost(self, fitted_stage: Transformer) -> float:
         """What the fit minimised, on its training rows (lower is better): restarts keep the lowest."""
         return float(fitted_stage.summary.trainingCost)
@@ -65,15 +75,30 @@ class _ClusteringType(SparkModelType):
 
 @register_model_type
 class KMeansType(_ClusteringType):
-    """``type: kmeans``: Lloyd's algorithm from k-means|| starts (Spark's default); exportable."""
+    """``type: kmeans``: Lloyd's algorithm in Spark, started by default from k-means++ centres found on a
+    driver sample (``initMode: k-means++``, see models/kmeans_seeded.py); Spark's own ``k-means||`` and
+    ``random`` starts on request; exportable."""
 
     name = "kmeans"
     estimators: ClassVar[dict[str, type]] = {TASK: KMeans}
+    defaults: ClassVar[dict[str, Any]] = {**_ClusteringType.defaults, "initMode": SAMPLED_KMEANS_PLUS_PLUS}
     # Metrics, profiles and the export measure squared Euclidean distance; cosine would disagree with them.
     choices: ClassVar[dict[str, tuple[str, ...]]] = {
-        "initMode": ("k-means||", "random"),
+        "initMode": (SAMPLED_KMEANS_PLUS_PLUS, "k-means||", "random"),
         "distanceMeasure": ("euclidean",),
     }
+
+    def build(self, params: Mapping[str, Any], target: Target) -> Any:
+        seeded = self.resolve_params(params, TASK)["initMode"] == SAMPLED_KMEANS_PLUS_PLUS
+        # Spark knows only its own starts; the sampled one is sparkwright's, run by fit_with_k.
+        return super().build({**params, "initMode": "random"} if seeded else params, target)
+
+    def fit_with_k(
+        self, params: Mapping[str, Any], target: Target, features: ClusteringFeatures, k: int, seed: int
+    ) -> ClusterFit:
+        if self.resolve_params(params, TASK)["initMode"] != SAMPLED_KMEANS_PLUS_PLUS:
+            return super().fit_with_k(params, target, features, k, seed)
+        return fit_seeded_kmeans(self.build_with_k(params, target, k, seed), features.rows, features.row_count)
 
 
 @register_model_type
@@ -133,6 +158,7 @@ class ClusteringFeatures:
 
     prefix: PipelineModel
     rows: DataFrame
+    row_count: int
     categorical: list[str]
     numeric: list[str]
 
@@ -161,20 +187,24 @@ def prepare_features(
     stages = clustering_feature_stages(categorical, numeric, impute=impute, standardize=standardize)
     prefix = Pipeline(stages=stages).fit(train)
     rows = prefix.transform(train).select(FEATURES_COL).cache()
-    if rows.count() == 0:
+    row_count = rows.count()
+    if row_count == 0:
         raise DataError("the training data is empty; check the filters and the split.")
-    return ClusteringFeatures(prefix, rows, list(categorical), list(numeric))
+    return ClusteringFeatures(prefix, rows, row_count, list(categorical), list(numeric))
 
 
 @dataclass(frozen=True)
 class FittedClusterer:
-    """One model at one k: the whole pipeline (feature stages + estimator) and the estimator alone."""
+    """One model at one k: the whole pipeline (feature stages + estimator), the estimator alone, and the
+    best start's cost (what it minimised on the training rows) and iterations."""
 
     pipeline_model: PipelineModel
     estimator_model: Transformer
     spec: ModelSpec
     params: dict[str, Any]
     k: int
+    cost: float
+    iterations: int
 
     def assign(self, features: DataFrame) -> DataFrame:
         """``features`` (rows holding the assembled vector) with ``prediction``, the cluster index."""
@@ -197,10 +227,15 @@ def fit_clusterer(features: ClusteringFeatures, spec: ModelSpec, k: int, *, rest
     model_type.validate_params(spec.params, f"{spec.display_name}.params", TASK)
     params = model_type.resolve_params(spec.params, TASK)
     target = Target(task=TASK, label_col="", features_col=FEATURES_COL, prediction_col=PREDICTION_COL)
+    if k > features.row_count:
+        raise ConfigError(
+            f"k = {k} clusters, but the training data has only {features.row_count} rows; "
+            "set a smaller clustering.k (or its 'to') or use more rows.",
+            "clustering.k",
+        )
     fits = [
-        model_type.build_with_k(spec.params, target, k, params["seed"] + restart).fit(features.rows)
-        for restart in range(restarts)
+        model_type.fit_with_k(spec.params, target, features, k, params["seed"] + restart) for restart in range(restarts)
     ]
-    estimator_model = min(fits, key=model_type.cost)
-    pipeline_model = PipelineModel(stages=[*features.prefix.stages, estimator_model])
-    return FittedClusterer(pipeline_model, estimator_model, spec, params, k)
+    best = min(fits, key=lambda fit: fit.cost)
+    pipeline_model = PipelineModel(stages=[*features.prefix.stages, best.model])
+    return FittedClusterer(pipeline_model, best.model, spec, params, k, best.cost, best.iterations)

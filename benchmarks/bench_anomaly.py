@@ -2,8 +2,8 @@
 
 1. Throughput: the same fitted forest scores the same rows (default 2M x 8), after one warm-up, in
    ``--rounds`` alternating rounds (medians compared): with sparkwright's
-   ``IsolationForestModel`` (an iterator Arrow UDF, default partitions) and with one scikit-learn process
-   (``score_samples`` on the whole matrix). Prints rows/s of both and their ratio (goal: >= 1.5x).
+   ``IsolationForestModel`` (an iterator Arrow UDF, ``--partitions``, default one per core) and with one
+   scikit-learn process (``score_samples`` on the whole matrix). Prints rows/s of both and their ratio (goal: >= 1.5x).
 2. Quality: on the credit_default example (all 10,000 rows, a seeded stratified 70/30 split), the ROC AUC
    of sparkwright's isolation forest against scikit-learn's IsolationForest with the same params fitted by
    hand on the same training rows (features from pandas, in another order: other trees) (goal: within 0.01).
@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
 import numpy as np
 
 
-def throughput(spark, rows: int, width: int, trees: int, rounds: int) -> None:
+def throughput(spark, rows: int, width: int, trees: int, rounds: int, partitions: int) -> None:
     from pyspark.ml.functions import array_to_vector
     from pyspark.sql import functions as F
     from sklearn.ensemble import IsolationForest
@@ -37,7 +38,7 @@ def throughput(spark, rows: int, width: int, trees: int, rounds: int) -> None:
 
     frame = pd.DataFrame({"x": list(X.astype(np.float64))})
     df = spark.createDataFrame(frame).select(array_to_vector("x").alias("features"))
-    df = df.repartition(spark.sparkContext.defaultParallelism).cache()
+    df = df.repartition(partitions).cache()
     df.count()
 
     def spark_run() -> tuple[float, float]:
@@ -60,7 +61,7 @@ def throughput(spark, rows: int, width: int, trees: int, rounds: int) -> None:
     spark_seconds, sklearn_seconds = statistics.median(spark_times), statistics.median(sklearn_times)
     df.unpersist()
 
-    print(f"scoring {rows:,} rows x {width} features, {trees} trees, {spark.sparkContext.defaultParallelism} cores")
+    print(f"scoring {rows:,} rows x {width} features, {trees} trees, {partitions} partitions on {os.cpu_count()} cores")
     print(f"  sparkwright (Arrow UDF in Spark):  {spark_seconds:7.1f} s  {rows / spark_seconds:12,.0f} rows/s")
     print(f"  scikit-learn (one process):        {sklearn_seconds:7.1f} s  {rows / sklearn_seconds:12,.0f} rows/s")
     print(f"  rounds (s): sparkwright {', '.join(f'{t:.2f}' for t in spark_times)}; "
@@ -119,13 +120,16 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--partitions", type=int, default=os.cpu_count(), help="partitions of the scored rows (default: one per core)"
+    )
     args = parser.parse_args()
 
     from sparkwright.session import get_session
 
     spark = get_session(conf={"spark.ui.enabled": "false"})
     quality(spark)
-    throughput(spark, args.rows, args.width, args.trees, args.rounds)
+    throughput(spark, args.rows, args.width, args.trees, args.rounds, args.partitions)
 
 
 if __name__ == "__main__":

@@ -112,8 +112,8 @@ def get_session(
     except ImportError as exc:
         if remote:
             raise SessionError(
-                f"Spark Connect needs its client libraries ({exc}); install them with "
-                "`pip install 'sparkwright[connect]'`."
+                f"Spark Connect needs its client libraries ({exc}), which sparkwright depends on; "
+                "reinstall it: `pip install --force-reinstall sparkwright`."
             ) from exc
         raise
     except Exception as exc:

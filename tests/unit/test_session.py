@@ -70,3 +70,13 @@ def test_a_session_and_a_spark_ml_fit_print_nothing_but_the_jvms_own_notice():
     assert "slope 2.0" in result.stdout
     lines = [line for line in result.stderr.splitlines() if "Using incubator modules" not in line]
     assert lines == [], result.stderr
+
+
+def test_a_process_without_a_main_file_survives_the_spark_connect_import():
+    """PySpark ends a process whose ``__main__`` has no file (``python -c``, pytest-xdist workers) with exit 0
+    when it imports ``pyspark.sql.connect`` without the Connect client libraries; MLflow imports it while
+    logging a Spark model, so a job run that way would stop early and report success."""
+    code = "import sparkwright, pyspark.sql.connect.dataframe; print('still running')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "still running" in done.stdout, done.stderr

@@ -142,11 +142,15 @@ def _blobs(spark, rows: int, k: int, dims: int, seed: int):
     return spark.createDataFrame([tuple(map(float, r)) for r in x], [f"x{i}" for i in range(dims)])
 
 
-def test_default_kmeans_reaches_scikit_learns_optimum_and_stops_at_the_means(spark):
-    """k-means++ on a driver sample, then Lloyd in Spark: the sum of squares of scikit-learn's best of 10
-    k-means++ starts, and each centre is the mean of the rows assigned to it (Lloyd converged)."""
+@pytest.mark.parametrize("sample_rows", [100_000, 500], ids=["sample-is-every-row", "lloyd-in-spark"])
+def test_default_kmeans_reaches_scikit_learns_optimum_and_stops_at_the_means(spark, monkeypatch, sample_rows):
+    """k-means++ on a driver sample (all 3,000 rows, or 500 of them and then Lloyd's passes in Spark): the sum
+    of squares of scikit-learn's best of 10 k-means++ starts, and each centre is the mean of its rows."""
     from sklearn.cluster import KMeans as LocalKMeans
 
+    from sparkwright.models import kmeans_seeded
+
+    monkeypatch.setattr(kmeans_seeded, "SAMPLE_ROWS", sample_rows)
     df = _blobs(spark, 3000, k=8, dims=20, seed=7)
     features = prepare_features(df, [], df.columns, impute="median")
     fitted = fit_clusterer(features, ModelSpec(type="kmeans"), 8, restarts=1)

@@ -11,7 +11,7 @@ own ``KMeansModel`` assigns the rows, one aggregation gives each cluster's mean.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,10 +41,18 @@ class ClusterFit:
 
 def fit_seeded_kmeans(estimator: KMeans, rows: DataFrame, row_count: int) -> ClusterFit:
     """Fit ``estimator``'s k, seed, maxIter and tol on ``rows`` (cached vectors), starting from k-means++
-    centres picked on a driver sample; stops when no centre moves more than tol (Spark's own rule)."""
+    centres picked on a driver sample; stops when no centre moves more than tol (Spark's own rule).
+
+    When the sample is every row, the local fit already is the answer: its centres become the model with
+    no Spark iteration (a small table then costs one model build per start, not one per pass).
+    """
     features_col, prediction_col = estimator.getFeaturesCol(), estimator.getPredictionCol()
-    centres = _sample_centres(rows, features_col, row_count, estimator.getK(), estimator.getSeed())
-    model, cost, iterations = _model_with_centres(estimator, rows, centres), float("nan"), 0
+    local, whole = _local_kmeans(rows, features_col, row_count, estimator)
+    if whole:
+        return ClusterFit(
+            _model_with_centres(estimator, rows, local.cluster_centers_), float(local.inertia_), int(local.n_iter_)
+        )
+    model, cost, iterations = _model_with_centres(estimator, rows, local.cluster_centers_), float("nan"), 0
     while iterations < estimator.getMaxIter():
         iterations += 1
         means, cost = _cluster_means(model.transform(rows), features_col, prediction_col)
@@ -56,13 +64,17 @@ def fit_seeded_kmeans(estimator: KMeans, rows: DataFrame, row_count: int) -> Clu
     return ClusterFit(model, cost, iterations)
 
 
-def _sample_centres(rows: DataFrame, features_col: str, row_count: int, k: int, seed: int) -> np.ndarray:
+def _local_kmeans(rows: DataFrame, features_col: str, row_count: int, estimator: KMeans) -> tuple[Any, bool]:
+    """scikit-learn's k-means (best of ``LOCAL_STARTS`` k-means++ starts) on a sample of ``rows``, and whether
+    the sample is all of them."""
     from pyspark.ml.functions import vector_to_array
     from sklearn.cluster import KMeans as LocalKMeans
 
+    k, seed = estimator.getK(), estimator.getSeed()
     width = rows.first()[features_col].size
     limit = max(k, min(SAMPLE_ROWS, SAMPLE_CELLS // max(width, 1)))
-    sample = rows if row_count <= limit else rows.sample(fraction=min(1.0, 1.1 * limit / row_count), seed=seed)
+    whole = row_count <= limit
+    sample = rows if whole else rows.sample(fraction=min(1.0, 1.1 * limit / row_count), seed=seed)
     vectors = sample.limit(limit).select(vector_to_array(features_col).alias("v")).toPandas()["v"]
     x = np.stack(vectors.to_numpy())
     distinct = len(np.unique(x, axis=0))
@@ -72,8 +84,10 @@ def _sample_centres(rows: DataFrame, features_col: str, row_count: int, k: int, 
             "set a smaller clustering.k or use more rows.",
             "clustering.k",
         )
-    local = LocalKMeans(n_clusters=k, init="k-means++", n_init=LOCAL_STARTS, random_state=seed % 2**32).fit(x)
-    return local.cluster_centers_
+    local = LocalKMeans(
+        n_clusters=k, init="k-means++", n_init=LOCAL_STARTS, max_iter=estimator.getMaxIter(), random_state=seed % 2**32
+    )
+    return local.fit(x), whole
 
 
 def _model_with_centres(estimator: KMeans, rows: DataFrame, centres: np.ndarray) -> KMeansModel:

@@ -74,7 +74,8 @@ def _local_kmeans(rows: DataFrame, features_col: str, row_count: int, estimator:
     width = rows.first()[features_col].size
     limit = max(k, min(SAMPLE_ROWS, SAMPLE_CELLS // max(width, 1)))
     whole = row_count <= limit
-    sample = rows if whole else rows.sample(fraction=min(1.0, 1.1 * limit / row_count), seed=seed)
+    # About `limit` rows from every partition alike; the cap only trims the sample's random excess.
+    sample = rows if whole else rows.sample(fraction=limit / row_count, seed=seed)
     vectors = sample.limit(limit).select(vector_to_array(features_col).alias("v")).toPandas()["v"]
     x = np.stack(vectors.to_numpy())
     distinct = len(np.unique(x, axis=0))

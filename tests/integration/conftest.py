@@ -19,11 +19,12 @@ FAST_MODELS = [
 
 @pytest.fixture
 def hotel_project(workspace) -> Path:
-    """The bundled hotel_rates project on its first 2,000 rows with two quick models; returns the file."""
-    return _fast_hotel_project(workspace)
+    """The bundled hotel_rates project on its first 2,000 rows with two quick models and no exploration report
+    (a test of the report turns it on with ``edit_project``); returns the file."""
+    return _fast_hotel_project(workspace, explore=False)
 
 
-def _fast_hotel_project(workspace) -> Path:
+def _fast_hotel_project(workspace, *, explore: bool) -> Path:
     from sparkwright.demo import materialise_example
 
     project_file = materialise_example("hotel_rates", workspace, sample_rows=SAMPLE_ROWS)
@@ -31,6 +32,7 @@ def _fast_hotel_project(workspace) -> Path:
     raw["models"] = FAST_MODELS
     raw.pop("search", None)  # the example searches for 3 minutes; these tests train two quick models
     raw["cleanse"]["log_label"] = True  # and exercise the log-label back-transform
+    raw["explore"] = {"enabled": explore}  # the profile costs seconds per run; most tests never read it
     raw["workspace"] = str(workspace.root)
     project_file.write_text(yaml.safe_dump(raw))
     return project_file
@@ -38,11 +40,12 @@ def _fast_hotel_project(workspace) -> Path:
 
 @pytest.fixture(scope="module")
 def shared_hotel_run(spark, tmp_path_factory):
-    """``hotel_project`` run once per test module, for tests that only read what it wrote: (result, workspace)."""
+    """``hotel_project`` with its exploration report, run once per test module, for tests that only read what it
+    wrote: (result, workspace)."""
     from sparkwright.workspace import Workspace
 
     ws = Workspace.resolve(tmp_path_factory.mktemp("hotel-run") / "ws")
-    return sparkwright.run(_fast_hotel_project(ws), spark=spark), ws
+    return sparkwright.run(_fast_hotel_project(ws, explore=True), spark=spark), ws
 
 
 @pytest.fixture

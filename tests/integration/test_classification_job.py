@@ -13,11 +13,13 @@ from sparkwright.cli import app
 pytestmark = pytest.mark.slow
 
 SAMPLE_ROWS = 1_500
+TRIALS = 3  # the example tunes 8; --max-evals overrides it (the tuning itself is tested in test_tuning_job.py)
 
 
 @pytest.fixture(scope="module")
 def churn_run(spark, tmp_path_factory):
-    """`sparkwright demo --example wa_churn` on the first 1,500 customers, in a workspace of its own."""
+    """`sparkwright demo --example wa_churn` on the first 1,500 customers with 3 tuning trials, in a workspace
+    of its own."""
     from sparkwright.workspace import Workspace
 
     root = tmp_path_factory.mktemp("churn") / "ws"
@@ -25,7 +27,8 @@ def churn_run(spark, tmp_path_factory):
     mlflow.set_tracking_uri(workspace.tracking_uri)
     mlflow.set_registry_uri(workspace.tracking_uri)
     result = CliRunner().invoke(
-        app, ["demo", "--example", "wa_churn", "--sample", str(SAMPLE_ROWS), "--workspace", str(root)],
+        app, ["demo", "--example", "wa_churn", "--sample", str(SAMPLE_ROWS), "--max-evals", str(TRIALS),
+              "--workspace", str(root)],
         catch_exceptions=False,
     )  # fmt: skip
     yield result, workspace
@@ -46,7 +49,7 @@ def test_best_model_beats_the_baseline_on_f1_and_roc_auc(churn_run):
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "Leaderboard (roc_auc, test set)" in out
-    assert "Tuning (cross-validated roc_auc" in out and "Tuned random_forest: 8 trials" in out
+    assert "Tuning (cross-validated roc_auc" in out and f"Tuned random_forest: {TRIALS} trials" in out
     rows = _leaderboard(workspace)
     best, baseline = rows[0], next(r for r in rows if r["type"] == "baseline")
     assert best["type"] != "baseline"

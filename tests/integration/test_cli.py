@@ -33,7 +33,8 @@ def lake_tables(workspace) -> set[str]:
     return {p.parent.name for p in Path(workspace.lake).glob("*/*/_delta_log")}
 
 
-def test_run_prints_leaderboard_and_where_things_went(spark, hotel_project, workspace):
+def test_run_prints_leaderboard_and_where_things_went(spark, hotel_project, workspace, edit_project):
+    edit_project(hotel_project, explore={"enabled": True})
     result = invoke("run", str(hotel_project))
     assert result.exit_code == 0, result.output
     out = result.output
@@ -127,7 +128,14 @@ def test_invalid_project_file_exits_2_before_touching_data(edit_project, hotel_p
 
 
 def test_demo_runs_the_bundled_example_and_scores_with_the_champion(spark, workspace):
-    result = invoke("demo", "--sample", "1500", "--budget", "20s", "--workspace", str(workspace.root))
+    """The default example searches model families: with a tiny budget it stops on time and registers its best."""
+    import json
+    import time
+
+    budget_seconds = 15
+    started = time.perf_counter()
+    result = invoke("demo", "--sample", "1500", "--budget", f"{budget_seconds}s", "--workspace", str(workspace.root))
+    elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "Leaderboard (rmse, test set)" in out
@@ -137,6 +145,31 @@ def test_demo_runs_the_bundled_example_and_scores_with_the_champion(spark, works
     assert "promoted to champion" in out
     assert "mlflow.pyfunc.load_model('models:/hotel-rates@champion') predicts on source rows:" in out
     assert (workspace.root / "examples" / "hotel_rates" / "hotel_rates.yaml").is_file()
+
+    client = MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("hotel-rates").experiment_id])
+
+    def artifact(run_id: str, path: str) -> dict:
+        return json.loads(Path(client.download_artifacts(run_id, path)).read_text())
+
+    search_run = next(r for r in runs if r.info.run_name == "search")
+    # The search itself keeps to its budget (plus the folds in flight when it ran out).
+    assert search_run.data.metrics["search_seconds"] <= budget_seconds + 10
+    assert search_run.data.params["search_budget_seconds"] == str(float(budget_seconds))
+    trials = artifact(search_run.info.run_id, "search_trials.json")["trials"]
+    assert {"lightgbm", "linear"} <= {t["family"] for t in trials}
+    assert any(t["status"] == "ok" for t in trials)
+
+    # Each family's best was refit and evaluated on the test set like a listed model, with its fit time.
+    parent = next(r.info.run_id for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    leaderboard = artifact(parent, "leaderboard.json")["leaderboard"]
+    assert "baseline" in [row["model"] for row in leaderboard]
+    assert all(row["fit_seconds"] > 0 for row in leaderboard if row["model"] != "baseline")
+    best, baseline = leaderboard[0], next(row for row in leaderboard if row["model"] == "baseline")
+    assert best["rmse"] < 0.6 * baseline["rmse"]
+    version = client.get_model_version_by_alias("hotel-rates", "champion")
+    assert client.get_run(version.run_id).info.run_name == best["model"]
+    assert elapsed < 600
 
 
 def test_ui_serves_the_workspace_store(workspace):
@@ -190,6 +223,7 @@ def test_quality_rules_quarantine_rows_and_report_counts(spark, hotel_project, w
 
     edit_project(
         hotel_project,
+        explore={"enabled": True},
         quality=[
             {"rule": "range", "column": "adults", "min": 1, "max": 3},
             {"rule": "not_null", "column": "country", "name": "country known"},

@@ -241,8 +241,10 @@ def test_rest_app_answers_recommend_and_predict(registered):
 
 
 def test_demo_runs_the_movielens_example(spark, tmp_path):
-    result = invoke("demo", "--example", "movielens", "--sample", "3000", "--workspace", str(tmp_path / "ws"))
+    ws = tmp_path / "ws"
+    result = invoke("demo", "--example", "movielens", "--sample", "3000", "--max-evals", "2", "--workspace", str(ws))
     assert result.exit_code == 0, result.output
     assert "baseline_biases" in result.output and "baseline_popular" in result.output
     assert "als_tuned" in result.output
-    assert Path(tmp_path / "ws" / "lake" / "movielens" / "recommendations_by_user" / "_delta_log").is_dir()
+    assert "Tuned als_tuned: 2 trials" in " ".join(result.output.split())
+    assert Path(ws / "lake" / "movielens" / "recommendations_by_user" / "_delta_log").is_dir()

@@ -1,22 +1,15 @@
-"""The budgeted search across model families: through the CLI with a tiny budget, reproducible with a seed,
-and on Spark's own models when the data is too large for the driver."""
+"""The budgeted search across model families: reproducible with a seed, on Spark's own models when the data is
+too large for the driver, and its ensemble on every deployment path. (A run through the CLI with a tiny budget
+is the demo test in test_cli.py.)"""
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-
 import pytest
 import yaml
-from mlflow import MlflowClient
-from typer.testing import CliRunner
 
-from sparkwright.cli import app
 from sparkwright.config import parse_project
 
 pytestmark = pytest.mark.slow
-BUDGET_SECONDS = 15
 
 
 def _search_project(project_file, **search) -> dict:
@@ -26,49 +19,6 @@ def _search_project(project_file, **search) -> dict:
     if search:
         raw["search"] = search
     return raw
-
-
-def test_run_with_a_tiny_budget_stops_on_time_and_registers_its_best(spark, hotel_project, workspace):
-    hotel_project.write_text(yaml.safe_dump(_search_project(hotel_project)))
-    started = time.perf_counter()
-    result = CliRunner().invoke(app, ["run", str(hotel_project), "--budget", f"{BUDGET_SECONDS}s"])
-    elapsed = time.perf_counter() - started
-    assert result.exit_code == 0, result.output
-    out = " ".join(result.output.split())
-    assert "Searched" in out and "stopped by budget" in out
-    assert "promoted to champion" in out
-
-    client = MlflowClient(tracking_uri=workspace.tracking_uri, registry_uri=workspace.tracking_uri)
-    experiment = client.get_experiment_by_name("hotel-rates")
-    runs = client.search_runs([experiment.experiment_id])
-    search_run = next(r for r in runs if r.info.run_name == "search")
-    # The search itself keeps to its budget (plus the folds in flight when it ran out).
-    assert search_run.data.metrics["search_seconds"] <= BUDGET_SECONDS + 10
-    assert search_run.data.params["search_budget_seconds"] == str(float(BUDGET_SECONDS))
-    trials = _artifact(client, search_run.info.run_id, "search_trials.json")["trials"]
-    families = {t["family"] for t in trials}
-    assert {"lightgbm", "linear"} <= families
-    assert any(t["status"] == "ok" for t in trials)
-
-    # Each family's best was refit and evaluated on the test set like a listed model, with its fit time.
-    leaderboard = _artifact(client, _parent(runs), "leaderboard.json")["leaderboard"]
-    names = [row["model"] for row in leaderboard]
-    assert "baseline" in names and "lightgbm" in names
-    assert all(row["fit_seconds"] > 0 for row in leaderboard if row["model"] != "baseline")
-    best = leaderboard[0]
-    baseline = next(row for row in leaderboard if row["model"] == "baseline")
-    assert best["rmse"] < 0.6 * baseline["rmse"]
-    version = client.get_model_version_by_alias("hotel-rates", "champion")
-    assert client.get_run(version.run_id).info.run_name == best["model"]
-    assert elapsed < 600
-
-
-def _artifact(client, run_id: str, path: str) -> dict:
-    return json.loads(Path(client.download_artifacts(run_id, path)).read_text())
-
-
-def _parent(runs) -> str:
-    return next(r.info.run_id for r in runs if "mlflow.parentRunId" not in r.data.tags)
 
 
 @pytest.fixture(scope="module")

@@ -153,6 +153,20 @@ def test_best_f1_threshold_matches_a_brute_force_search(imbalanced):
         best_f1_threshold(scored, "label", "nobody")
 
 
+@pytest.mark.parametrize("cut", [0.29, 0.57, 0.99])
+def test_a_probability_equal_to_a_candidate_reaches_it(spark, cut):
+    """0.29 * 100 is 28.999... in floating point: the threshold 0.29 must still flag a probability of 0.29."""
+    just_below = float(np.nextafter(cut, 0))
+    rows = [("yes", Vectors.dense([1 - cut, cut]))] * 3 + [("no", Vectors.dense([1 - just_below, just_below]))] * 20
+    rows += [("no", Vectors.dense([0.9, 0.1]))] * 5
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([StructField("label", StringType()), StructField("probability", VectorUDT())])
+    scored = spark.createDataFrame(rows, schema)
+    assert best_f1_threshold(scored, "label", "yes") == cut  # flags exactly the three positives: F1 = 1
+
+
 def test_classification_plots(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 500)

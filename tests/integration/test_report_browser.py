@@ -1,4 +1,5 @@
-"""The profile report opens in a real (headless) browser: every plot decodes and the page screenshots."""
+"""The profile report opens in a real (headless) browser: every plot decodes or is laid out, and the page
+screenshots."""
 
 from __future__ import annotations
 
@@ -48,9 +49,14 @@ def test_every_plot_decodes_in_the_browser(chromium, report, tmp_path: Path):
     ok = re.search(r'data-images-ok="(\d+)"', body.group(0))
     total = re.search(r'data-images-total="(\d+)"', body.group(0))
     assert ok and total, f"the page's load script did not run: {body.group(0)}"
-    assert expected > 5
+    assert expected >= 3  # the label's distribution, its correlations, the scatters (and the heatmap)
     assert int(total.group(1)) == expected
     assert int(ok.group(1)) == expected
+    # The column cards' distributions are CSS bars: every one was laid out with a size.
+    drawn = re.search(r'data-bars-drawn="(\d+)"', body.group(0))
+    bars = re.search(r'data-bars-total="(\d+)"', body.group(0))
+    assert drawn and bars and int(bars.group(1)) > 20
+    assert int(drawn.group(1)) == int(bars.group(1))
 
 
 def test_screenshot_is_a_real_page(chromium, report, tmp_path: Path):

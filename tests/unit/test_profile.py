@@ -157,12 +157,32 @@ def test_report_is_one_offline_html_page(profiled, tmp_path: Path):
     # Offline: no external URL loads anything (stylesheets, scripts, images).
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
     images = re.findall(r'<img [^>]*src="data:image/png;base64,', text)
-    # a card per numeric/categorical column, the label's distribution, its correlations, scatters, the heatmap
-    assert len(images) == 6 + 4
+    # the label's distribution, its correlations, the scatters and the heatmap (column cards draw in CSS)
+    assert len(images) == 4
     assert "<code>constant</code> is constant" in text
     path = write_report(text, tmp_path / "reports" / "profile.html")
     assert path == tmp_path / "reports" / "profile.html"
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_column_cards_draw_every_bin_and_top_value_with_its_rows(profiled, frame):
+    text = render_report(profiled)
+
+    def card(name: str) -> str:
+        figure = rf'<figure class="dist [a-z]+" role="img" aria-label="distribution of {name}">(.*?)</figure>'
+        return re.search(figure, text).group(1)
+
+    bins = re.findall(r'title="\[([^,]+), ([^)]+)\): ([\d,]+) rows"', card("x"))
+    assert len(bins) == 8
+    assert [int(n.replace(",", "")) for *_, n in bins] == profiled.column("x").histogram.counts
+    assert sum(int(n.replace(",", "")) for *_, n in bins) == frame["x"].notna().sum()
+    assert 'class="mark mean"' in card("x") and 'class="mark median"' in card("x")
+
+    tops = re.findall(r'<div title="([^"]+): ([\d,]+) rows">', card("color"))
+    expected = frame["color"].value_counts().head(3)
+    assert [(v, int(n.replace(",", ""))) for v, n in tops] == list(zip(expected.index, expected.tolist(), strict=True))
+    widths = [float(w) for w in re.findall(r'<span class="track"><span style="width:([\d.]+)%">', card("color"))]
+    assert widths[0] == 100.0 and widths == sorted(widths, reverse=True)
 
 
 # ---------------------------------------------------------------------------------------- Anscombe's quartet

@@ -4,11 +4,54 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """When a test (its fixtures included) outlives ``faulthandler_timeout``, print the Spark JVM's threads
+    too: faulthandler prints only Python's, and a hang inside Spark shows as a py4j socket read there."""
+    seconds = float(item.config.getini("faulthandler_timeout") or 0)
+    # A few seconds after faulthandler's dump: it walks every thread's frames, and this one must not be busy.
+    timer = threading.Timer(seconds + 5, _print_jvm_threads, args=(item.config, item.nodeid)) if seconds else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _print_jvm_threads(config: pytest.Config, nodeid: str) -> None:
+    """``jstack`` of every JVM this process started (the local Spark driver), to the real stderr."""
+    import shutil
+    import subprocess
+
+    children = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(os.getpid()) and fields.get("Name", "").strip() == "java":
+            children.append(status.parent.name)
+    jstack = shutil.which("jstack")
+    dumps = [
+        subprocess.run([jstack, pid], capture_output=True, text=True, timeout=60).stdout if jstack else "no jstack"
+        for pid in children
+    ]
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        sys.stderr.write(f"\n===== {nodeid} is still running: threads of JVM(s) {children} =====\n")
+        sys.stderr.write("\n".join(dumps) + "\n")
+        sys.stderr.flush()
 
 
 @pytest.fixture(scope="session")

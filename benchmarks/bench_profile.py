@@ -7,6 +7,9 @@ data generated with numpy, which must hold the whole table in memory.
     .venv/bin/python benchmarks/bench_profile.py                # 1M and 10M rows
     .venv/bin/python benchmarks/bench_profile.py --rows 200000 --rows 2000000
 
+It also renders the last profile's HTML report and times its column cards (histograms and top values in
+HTML and CSS) against the same cards drawn as matplotlib PNGs, as the report drew them before.
+
 Memory columns: the Python driver's peak RSS (``ru_maxrss``: process-wide, so it can only grow), the
 JVM driver's peak heap in use during the profile (sampled every 50 ms), and the JVM process's peak RSS
 (``VmHWM``, also process-wide). pandas runs first in a child process, so its peak RSS is its own.
@@ -15,6 +18,8 @@ JVM driver's peak heap in use during the profile (sampled every 50 ms), and the 
 from __future__ import annotations
 
 import argparse
+import io
+import itertools
 import multiprocessing
 import os
 import resource
@@ -154,6 +159,32 @@ def vm_hwm_mib(pid: int | None) -> float:
     return float("nan")
 
 
+def matplotlib_cards(profile) -> tuple[float, int]:
+    """The reference for the cards: each column's distribution as one matplotlib PNG -> (seconds, bytes)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    started, size = time.perf_counter(), 0
+    for column in profile.columns:
+        fig = Figure(figsize=(4.2, 2.4), layout="constrained", dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        if column.histogram is not None and column.histogram.counts:
+            edges = column.histogram.edges
+            widths = [b - a for a, b in itertools.pairwise(edges)]
+            ax.bar(edges[:-1], column.histogram.counts, width=widths, align="edge")
+        elif column.top_values:
+            shown = range(len(column.top_values))
+            ax.barh(shown, [n for _, n in column.top_values])
+            ax.set_yticks(shown, [str(v)[:24] for v, _ in column.top_values])
+        else:
+            continue
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        size += buffer.tell()
+    return time.perf_counter() - started, size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, action="append", help="Table size (repeatable); default 1M and 10M.")
@@ -171,7 +202,8 @@ def main() -> None:
         child.join()
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from sparkwright.explore import profile_table
+    from sparkwright.explore import profile_table, render_report
+    from sparkwright.explore.report import _column_cards  # the part of the report the reference redraws
     from sparkwright.session import get_session
 
     spark = get_session(app_name="bench-profile")
@@ -213,6 +245,20 @@ def main() -> None:
             f"{seconds:.1f} s, peak RSS {rss:.0f} MiB (data generation included in the RSS)"
         )
         print(f"Spark / pandas time ratio at {sizes[-1]:,} rows: {spark_seconds / seconds:.2f}x")
+
+    started = time.perf_counter()
+    report = render_report(found, "bench")
+    render_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    cards = _column_cards(found)
+    cards_seconds = time.perf_counter() - started
+    reference_seconds, reference_bytes = matplotlib_cards(found)
+    print(
+        f"\nReport of the {sizes[-1]:,}-row profile: {render_seconds:.2f} s, {len(report) / 1024:.0f} KB. Its "
+        f"{len(found.columns)} column cards in CSS: {cards_seconds:.3f} s, {len(cards) / 1024:.0f} KB; as "
+        f"matplotlib PNGs: {reference_seconds:.2f} s, {reference_bytes * 4 / 3 / 1024:.0f} KB in base64 "
+        f"({reference_seconds / cards_seconds:.0f}x the time)"
+    )
 
 
 if __name__ == "__main__":

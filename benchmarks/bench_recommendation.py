@@ -9,9 +9,10 @@ script is what a user writes by hand, twice: ``ALS(coldStartStrategy="drop")`` o
 residuals of the damped bias model, adding the biases back (biased).
 
 1. **Same work** (the goal's ratio): from the same cached split, sparkwright's code for the same result:
-   index users and items (``IndexedRatings.fit``, which also prepares the top-k judging), fit ``type: als``
-   (``biases: true`` / ``false``) and the RMSE of the test ratings scored through the pipeline that is
-   logged. Script and sparkwright alternate for ``--rounds`` rounds; the medians are compared.
+   index users and items (``IndexedRatings.fit``: movielens' integer ids are their own index, and the
+   training mean for the fallback), fit ``type: als`` (``biases: true`` / ``false``) and the RMSE of the
+   test ratings of known users and items scored through the pipeline that is logged. Script and
+   sparkwright alternate for ``--rounds`` rounds; the medians are compared.
 2. **The whole run**: one ``sparkwright.run`` of the example with explore off and two models with the same
    params, ``als`` and ``als_plain``: ingest to Delta, cleanse, split, both baselines, each ALS stage (fit,
    RMSE, the top-k lists and four ranking metrics, the plot sample, the Spark-free recommender), top-N
@@ -88,16 +89,15 @@ def hand_written(train, test, rank: int, reg: float, max_iter: int, *, biased: b
 def sparkwright_same_work(train, test, params: dict, config, *, biased: bool) -> tuple[float, float]:
     """(seconds, RMSE) of sparkwright's own code for the script's result, from the same split."""
     from sparkwright.models import get_model_type
-    from sparkwright.pipeline.recommenders import IndexedRatings, scoring_pipeline
+    from sparkwright.pipeline.recommenders import IndexedRatings, judged_predictions
     from sparkwright.tasks import get_task
-    from sparkwright.tasks.recommendation import ITEM_INDEX, RATING_COL, USER_INDEX
+    from sparkwright.tasks.recommendation import RATING_COL
 
     started = time.perf_counter()
     indexed = IndexedRatings.fit(RatingColumns.of(config), train, test)
     try:
         als = get_model_type("als", "recommendation").fit({**params, "biases": biased}, indexed.train, implicit=False)
-        scored = scoring_pipeline(indexed, als).transform(indexed.rated.drop(USER_INDEX, ITEM_INDEX))
-        rmse = get_task("recommendation").metrics(scored, RATING_COL)["rmse"]
+        rmse = get_task("recommendation").metrics(judged_predictions(indexed, als), RATING_COL)["rmse"]
     finally:
         indexed.release()
     return time.perf_counter() - started, rmse

@@ -247,4 +247,31 @@ def test_demo_runs_the_movielens_example(spark, tmp_path):
     assert "baseline_biases" in result.output and "baseline_popular" in result.output
     assert "als_tuned" in result.output
     assert "Tuned als_tuned: 2 trials" in " ".join(result.output.split())
-    assert Path(ws / "lake" / "movielens" / "recommendations_by_user" / "_delta_log").is_dir()
+    # movielens' ids are integers that ALS takes as they are: the logged recommender still answers what the
+    # top-N table says (on this sample no model beats the bias baseline, so none is registered: read the run's).
+    table = spark.read.format("delta").load(str(ws / "lake" / "movielens" / "recommendations_by_user"))
+    user = table.orderBy("userId").first().userId
+    expected = [(r.movieId, r.score) for r in table.where(f"userId = {user}").orderBy("rank").collect()]
+    answer = _table_model_recommender(ws).recommend(user, len(expected))
+    assert answer["source"] == "als" and len(expected) == 10
+    assert [p["score"] for p in answer["items"]] == pytest.approx([score for _, score in expected], abs=1e-4)
+    # The same movies: those with equal scores (rated once, alike, so with the same factors) in either order.
+    above_the_last = {movie for movie, score in expected if score > expected[-1][1] + 1e-4}
+    assert above_the_last <= {p["item"] for p in answer["items"]} and len(above_the_last) >= 5
+
+
+def _table_model_recommender(ws: Path):
+    """The Spark-free recommender logged with the model the run wrote its top-N tables from."""
+    import mlflow
+
+    from sparkwright.deploy.recommender import RECOMMENDER_DIR, Recommender
+    from sparkwright.workspace import Workspace
+
+    client = mlflow.MlflowClient(Workspace.resolve(ws).tracking_uri)
+    runs = client.search_runs(client.get_experiment_by_name("movielens").experiment_id.split())
+    chosen = next(r.data.params["recommendations_model"] for r in runs if "recommendations_model" in r.data.params)
+    run = next(r for r in runs if r.info.run_name == chosen)
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path=f"model/{RECOMMENDER_DIR}", tracking_uri=client.tracking_uri
+    )
+    return Recommender.load(folder)

@@ -135,6 +135,22 @@ def test_a_key_kept_in_silver_is_not_a_feature(bronze):
     assert "id" not in categorical + numeric and "nights" in numeric
 
 
+def test_recommendation_ids_keep_their_type_and_their_gaps(spark):
+    """Integer ids stay integers (ALS takes them as they are); a missing id stays null, not a category level."""
+    rows = [(1, "a", 4), (2, None, 3), (None, "b", 5)]
+    df = spark.createDataFrame(rows, "user bigint, item string, stars int")
+    config = parse_project(
+        {
+            "name": "r",
+            "task": "recommendation",
+            "data": {"source": {"path": "x.csv"}, "user": "user", "item": "item", "rating": "stars"},
+        }
+    )
+    silver = cleanse(df, config).df
+    assert dict(silver.dtypes) == {"user": "bigint", "item": "string", "stars": "double"}
+    assert sorted(silver.collect(), key=lambda r: r.stars) == [(2, None, 3.0), (1, "a", 4.0), (None, "b", 5.0)]
+
+
 def test_nan_label_is_quarantined_and_nan_feature_flagged(spark):
     df = spark.createDataFrame([(1.0, float("nan")), (float("nan"), 2.0), (3.0, 4.0)], "x double, price double")
     result = cleanse(df, _config(data={"drop": []}))

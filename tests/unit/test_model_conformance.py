@@ -210,46 +210,59 @@ def test_anomaly_conformance(type_, train, test, workspace):
 RECOMMENDATION_PARAMS = {"als": {"rank": 3, "maxIter": 8, "regParam": 0.05}}
 
 
-def _ratings(spark):
+# Ids as text (through StringIndexers), or integers with gaps that ALS takes as they are; each with ids no
+# model knows: new ones, and for integers a negative one and one beyond ALS's int range.
+IDS = {
+    "text": ("string", lambda u: f"u{u}", lambda i: f"i{i}", [("nobody", "i1"), ("u1", "never-rated")]),
+    "integer": ("bigint", lambda u: 1000 + u, lambda i: 7 * i + 3, [(-5, 10), (1001, 99_999), (2**40, 10)]),
+}
+
+
+def _ratings(spark, ids: str):
     """30 users x 20 of 40 items each: 3 + (user . item factors) + noise, so a model that finds the factors beats
     the bias baseline."""
     from sparkwright.tasks.recommendation import RatingColumns, split_per_user
 
+    id_type, user, item, _ = IDS[ids]
+
     rng = np.random.default_rng(5)
     users, items = rng.normal(0, 1, (30, 2)), rng.normal(0, 1, (40, 2))
     rows = [
-        (f"u{u}", f"i{i}", float(np.clip(3 + users[u] @ items[i] + rng.normal(0, 0.2), 1, 5)))
+        (user(u), item(int(i)), float(np.clip(3 + users[u] @ items[i] + rng.normal(0, 0.2), 1, 5)))
         for u in range(30)
         for i in rng.choice(40, 20, replace=False)
     ]
     columns = RatingColumns("user", "item", "stars", None, implicit=False)
-    frame = spark.createDataFrame(rows, "user string, item string, stars double")
+    frame = spark.createDataFrame(rows, f"user {id_type}, item {id_type}, stars double")
     return columns, *split_per_user(columns, columns.ratings(frame), 0.2, 1)
 
 
+@pytest.mark.parametrize("ids", IDS)
 @pytest.mark.parametrize("type_", model_types("recommendation"))
-def test_recommendation_conformance(type_, spark, workspace):
+def test_recommendation_conformance(type_, ids, spark, workspace):
     import mlflow.pyfunc
 
-    from sparkwright.pipeline.recommenders import IndexedRatings, scoring_pipeline
+    from sparkwright.pipeline.recommenders import IndexedRatings, judged_predictions, scoring_pipeline
     from sparkwright.tasks.recommendation import RATING_COL, BiasModel
 
-    columns, train, test = _ratings(spark)
+    columns, train, test = _ratings(spark, ids)
     indexed = IndexedRatings.fit(columns, train, test)
+    assert (indexed.users.as_is, indexed.items.as_is) == (ids == "integer",) * 2
     model_type = get_model_type(type_, "recommendation")
     fitted = model_type.fit(RECOMMENDATION_PARAMS.get(type_, {}), indexed.train, implicit=False)
     pipeline = scoring_pipeline(indexed, fitted)
 
     # Every row gets a number, an unknown user or item the stated fallback; known pairs beat the bias model.
-    unknown = spark.createDataFrame([("nobody", "i1", 3.0), ("u1", "never-rated", 3.0)], test.schema)
+    unknown_pairs = IDS[ids][3]
+    unknown = spark.createDataFrame([(*pair, 3.0) for pair in unknown_pairs], test.schema)
     scored = pipeline.transform(test.unionByName(unknown)).cache()
-    assert scored.count() == test.count() + 2
+    assert scored.count() == test.count() + len(unknown_pairs)
     assert scored.where(F.col("prediction").isNull() | F.isnan("prediction")).count() == 0
-    fallback = [
-        r.prediction for r in scored.where(F.col("user").isin("nobody") | F.col("item").isin("never-rated")).collect()
-    ]
-    assert fallback == pytest.approx([indexed.fallback_rating] * 2)
+    fallback = {(r.user, r.item): r.prediction for r in scored.collect() if (r.user, r.item) in unknown_pairs}
+    assert fallback == pytest.approx(dict.fromkeys(unknown_pairs, indexed.fallback_rating))
     rated = pipeline.transform(indexed.rated.drop("_user_index", "_item_index"))
+    # The model finds the rows it can judge itself: the same rows as the known users' and items'.
+    assert judged_predictions(indexed, fitted).count() == rated.count() > 0
     biases = BiasModel().fit(indexed.train)
     bias_rmse = regression_metrics(biases.transform(indexed.rated), RATING_COL)["rmse"]
     assert regression_metrics(rated, RATING_COL)["rmse"] < 0.8 * bias_rmse

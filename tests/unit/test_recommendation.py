@@ -241,3 +241,52 @@ def test_top_k_lists_leave_out_the_items_a_user_rated_in_training(spark):
     assert lists["a"] == [i for i in items if i not in ("x", "y")][:2]
     assert lists["b"] == [i for i in items if i not in ("x", "w")][:2]
     indexed.release()
+
+
+def test_integer_ids_are_their_own_index_and_the_recommender_maps_them_to_rows(spark):
+    """movielens-like ids (integers with gaps) go to ALS as they are; the Spark-free recommender numbers them
+    most frequent first and answers what the Spark model predicts."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.models import get_model_type
+    from sparkwright.models.als import ALS_PREDICTION_COL
+    from sparkwright.pipeline.rating_ids import fits_als
+    from sparkwright.pipeline.recommenders import IndexedRatings
+
+    assert fits_als("int", 0, 10) and fits_als("bigint", 3, 2**31 - 1)
+    assert not any([fits_als("bigint", -1, 10), fits_als("bigint", 0, 2**31), fits_als("string", None, None)])
+    rng = np.random.default_rng(8)
+    item_ids = [5, 500, 50_000, 7_000_000]
+    rows = [
+        (user, item, float(rng.integers(1, 6)))
+        for user in (10, 20, 30, 40)
+        for item in item_ids[: user // 10]  # 5 rated by all four users, 7,000,000 by one
+    ]
+    train = spark.createDataFrame(rows, f"user bigint, item bigint, {RATING_COL} double")
+    indexed = IndexedRatings.fit(_columns(), train, train.limit(0))
+    assert indexed.users.as_is and indexed.items.as_is
+    assert indexed.items.labels == ["5", "500", "50000", "7000000"]  # most frequent first
+    assert list(indexed.items.rows(np.array([50_000, 5, 6, -1]))) == [2, 0, -1, -1]
+    assert list(indexed.items.indices(np.array([3, 1]))) == [7_000_000, 500]
+
+    als = get_model_type("als", "recommendation").fit(
+        {"rank": 2, "maxIter": 5, "biases": False}, indexed.train, implicit=False
+    )
+    recommender = indexed.recommender(als)
+    pairs = spark.createDataFrame([(u, i) for u in (10, 20, 30, 40) for i in item_ids], "user bigint, item bigint")
+    spark_scores = {
+        (r.user, r.item): r[ALS_PREDICTION_COL]
+        for r in als.transform(indexed.items.transform(indexed.users.transform(pairs))).collect()
+    }
+    assert {pair: recommender.predict(*pair) for pair in spark_scores} == pytest.approx(spark_scores, abs=1e-5)
+    # User 20 rated items 5 and 500: the other two, by the Spark model's score.
+    expected = sorted(item_ids[2:], key=lambda i: -spark_scores[(20, i)])
+    assert [p["item"] for p in recommender.recommend(20, 5)["items"]] == expected
+    assert recommender.recommend(99, 2)["items"] == [{"item": 5, "score": None}, {"item": 500, "score": None}]
+
+    negative = spark.createDataFrame([(-1, 5, 3.0), (2, 5, 4.0)], f"user bigint, item bigint, {RATING_COL} double")
+    indexed_negative = IndexedRatings.fit(_columns(), negative, negative.limit(0))
+    assert not indexed_negative.users.as_is and indexed_negative.items.as_is  # a negative id: StringIndexer
+    assert indexed_negative.train.where(F.col(USER_INDEX).isNull()).count() == 0
+    indexed.release()
+    indexed_negative.release()

@@ -55,8 +55,9 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     ``data.drop`` so that rows differing only in a dropped id column are not merged; quarantine rows whose
     label is null, NaN or (with ``log_label``) <= 0; apply ``cleanse.filters``, which may use dropped columns
     (removed rows are counted per filter, not quarantined: they were filtered on purpose); keep the label
-    and the features (``data.features``, else all but ``data.drop``); booleans and
-    numbers become doubles, with ``<col>_missing`` indicators for numeric features that have gaps;
+    and the features (``data.features``, else all but ``data.drop``); booleans and numbers become doubles
+    (not the user and item ids of task recommendation: they keep their type), with ``<col>_missing``
+    indicators for numeric features that have gaps;
     missing or empty strings become ``cleanse.categorical_missing``. Dates and timestamps are left as
     they are (``report["other_columns"]``). The feature columns are built by ``data.preparation``, the
     definitions a model's scoring repeats, and carry their source type in their metadata.
@@ -88,7 +89,10 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     reason = _quarantine_reason(label, types.get(label) if label else None, config.cleanse.log_label)
     df = df.withColumn("_reason", reason)
 
-    features = [c for c in columns if c != label]
+    # A user or item id (task recommendation) names an entity: it keeps its source type (movielens' integer
+    # ids stay integers, which ALS takes as they are) and a missing id stays null (the task drops its rows).
+    ids = {c for c in (config.data.user, config.data.item) if c}
+    features = [c for c in columns if c != label and c not in ids]
     numeric = [c for c in features if _is_numeric(types[c]) or isinstance(types[c], BooleanType)]
     categorical = [c for c in features if isinstance(types[c], StringType)]
     other = [c for c in features if c not in numeric and c not in categorical]

@@ -12,16 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sparkwright.errors import DataError, ModelError
 from sparkwright.registry import Registry, parse_model_ref
-
-if TYPE_CHECKING:
-    from pyspark.ml.feature import StringIndexerModel
-    from pyspark.ml.recommendation import ALSModel
 
 # The MLmodel metadata key that marks a recommender; its value names the id columns.
 RECOMMENDER_KEY = "sparkwright_recommender"
@@ -35,8 +31,9 @@ POPULAR_ITEMS = 1000
 
 @dataclass
 class Recommender:
-    """User and item factors by id (ids as the strings ALS's indexers saw), the rating for an unknown pair,
-    the most popular items (best first) for users without factors, and the items each user rated.
+    """User and item factors by id (ids as text, the training's most frequent first: row ``i`` is ``users[i]``),
+    the rating for an unknown pair, the most popular items (best first) for users without factors, and the
+    items each user rated.
 
     Attributes:
         seen_start: Row ``i``'s training items are ``seen_items[seen_start[i]:seen_start[i + 1]]`` (item rows;
@@ -62,40 +59,6 @@ class Recommender:
     def __post_init__(self) -> None:
         self._user_index = {label: i for i, label in enumerate(self.users)}
         self._item_index = {label: i for i, label in enumerate(self.items)}
-
-    @classmethod
-    def from_fitted(
-        cls,
-        users: StringIndexerModel,
-        items: StringIndexerModel,
-        als: ALSModel,
-        seen: tuple[np.ndarray, np.ndarray],
-        *,
-        fallback_rating: float,
-        implicit: bool,
-        integer_ids: tuple[bool, bool],
-    ) -> Recommender:
-        """Collect a fitted ALS model's factors to the driver, row ``i`` for index ``i`` of each indexer; ``seen``
-        is ``(seen_start, seen_items)``, the training items of each user row.
-
-        The item indexer orders by frequency, so its first labels are the most popular items.
-        """
-        user_labels, item_labels = list(users.labels), list(items.labels)
-        seen_start, seen_items = seen
-        return cls(
-            user_col=users.getInputCol(),
-            item_col=items.getInputCol(),
-            users=user_labels,
-            items=item_labels,
-            user_factors=_factor_matrix(als.userFactors, len(user_labels), als.rank),
-            item_factors=_factor_matrix(als.itemFactors, len(item_labels), als.rank),
-            popular=item_labels[:POPULAR_ITEMS],
-            fallback_rating=fallback_rating,
-            implicit=implicit,
-            seen_start=seen_start,
-            seen_items=seen_items,
-            integer_ids=integer_ids,
-        )
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -212,15 +175,6 @@ def _label(key: Any) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
     return str(key)
-
-
-def _factor_matrix(factors: Any, rows: int, rank: int) -> np.ndarray:
-    """``(rows, rank)`` float32 factors by index; NaN rows for indices ALS learnt nothing about."""
-    matrix = np.full((rows, rank), np.nan, dtype=np.float32)
-    for row in factors.toLocalIterator():
-        if row["id"] < rows:
-            matrix[row["id"]] = row["features"]
-    return matrix
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sparkwright.pipeline.rating_ids import INTEGER_TYPES, IdIndex, fits_als, index_stages
 from sparkwright.tasks.recommendation import (
     ITEM_INDEX,
     PREDICTION_COL,
@@ -19,64 +20,87 @@ from sparkwright.tasks.recommendation import (
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
-    from pyspark.ml.feature import StringIndexerModel
     from pyspark.ml.recommendation import ALSModel
     from pyspark.sql import DataFrame
 
     from sparkwright.deploy.recommender import Recommender
 
-_INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
-
 
 @dataclass
 class IndexedRatings:
-    """The split with integer user and item indices (fitted on the training split, most frequent first, an
-    unseen id gets the extra index ``len(labels)``), each test user's held-out items, and the training mean.
+    """The split with integer user and item indices (:class:`IdIndex`: movielens-like integer ids as they are,
+    other ids through a StringIndexer fitted on the training split), each test user's held-out items, and the
+    training mean.
 
-    Attributes:
-        rated: The test ratings of users and items seen in training: what rating metrics judge, as Spark's
-            ``coldStartStrategy="drop"`` would, so every model is judged on the same rows and no metric sees
-            a NaN. ``cold_start_rows`` counts the others (they still count in the top-k metrics, as held-out
-            items no model can recommend).
-        seen: ``USER_INDEX, seen``: each test user's training items. Every top-k list leaves them out (a
-            recommender that repeats what the user rated is of no use, and the held-out items are never
-            among them), so each model ranks ``k + max_seen`` candidates and keeps the first ``k`` unseen.
-
-    What only the top-k lists need (``max_seen``, ``cold_start_rows``) is counted on first use, so a fit
-    judged on ratings alone runs no Spark job for it.
+    Only what every fit needs runs a Spark job here (the mean and the ids' range, in one; the StringIndexers
+    where ids are not integers). ``rated``, ``relevant``, ``seen`` and the counts are computed and cached on
+    first use, so a fit judged on ratings alone (:func:`judged_predictions`) runs no job for them.
     """
 
     columns: RatingColumns
-    users: StringIndexerModel
-    items: StringIndexerModel
+    users: IdIndex
+    items: IdIndex
     train: DataFrame
     test: DataFrame
-    rated: DataFrame
-    relevant: DataFrame
-    seen: DataFrame
     mean: float
+    _cached: list[DataFrame] = field(default_factory=list, repr=False)
 
     @classmethod
     def fit(cls, columns: RatingColumns, train: DataFrame, test: DataFrame) -> IndexedRatings:
-        from pyspark.ml.feature import StringIndexer
         from pyspark.sql import functions as F
 
-        def indexer(column: str, output: str) -> StringIndexerModel:
-            return StringIndexer(
-                inputCol=column, outputCol=output, handleInvalid="keep", stringOrderType="frequencyDesc"
-            ).fit(train)
-
-        users, items = indexer(columns.user, USER_INDEX), indexer(columns.item, ITEM_INDEX)
+        cached: list[DataFrame] = []
         if columns.implicit:  # repeated interactions add up to one confidence per (user, item)
-            train = train.groupBy(columns.user, columns.item).agg(F.sum(RATING_COL).alias(RATING_COL))
-        indexed_train = items.transform(users.transform(train)).cache()
-        indexed_test = items.transform(users.transform(test)).cache()
-        known = (F.col(USER_INDEX) < len(users.labels)) & (F.col(ITEM_INDEX) < len(items.labels))
-        rated = indexed_test.where(known).cache()
-        mean = float(indexed_train.agg(F.avg(RATING_COL)).first()[0])
-        relevant = relevant_items(indexed_test).cache()
-        seen = seen_items(indexed_train, USER_INDEX, ITEM_INDEX).join(relevant.select(USER_INDEX), USER_INDEX).cache()
-        return cls(columns, users, items, indexed_train, indexed_test, rated, relevant, seen, mean)
+            train = train.groupBy(columns.user, columns.item).agg(F.sum(RATING_COL).alias(RATING_COL)).cache()
+            cached.append(train)
+        types = dict(train.dtypes)
+        ranges = [
+            agg(F.col(f"`{column}`")).alias(f"{name}_{column}")
+            for column in (columns.user, columns.item)
+            if types[column] in INTEGER_TYPES
+            for name, agg in (("low", F.min), ("high", F.max))
+        ]
+        stats = train.agg(F.avg(RATING_COL).alias("mean"), *ranges).first().asDict()
+
+        def index(column: str, output: str) -> IdIndex:
+            as_is = fits_als(types[column], stats.get(f"low_{column}"), stats.get(f"high_{column}"))
+            return IdIndex.fit(column, output, train, as_is=as_is)
+
+        users, items = index(columns.user, USER_INDEX), index(columns.item, ITEM_INDEX)
+        indexed_train = items.transform(users.transform(train))
+        indexed_test = items.transform(users.transform(test))
+        if not (users.as_is and items.as_is):  # a lookup per row: keep its result
+            indexed_train, indexed_test = indexed_train.cache(), indexed_test.cache()
+            cached += [indexed_train, indexed_test]
+        return cls(columns, users, items, indexed_train, indexed_test, float(stats["mean"]), cached)
+
+    @cached_property
+    def rated(self) -> DataFrame:
+        """The test ratings of users and items seen in training: what rating metrics judge, as Spark's
+        ``coldStartStrategy="drop"`` would, so every model is judged on the same rows and no metric sees a NaN.
+        ``cold_start_rows`` counts the others (they still count in the top-k metrics, as held-out items no
+        model can recommend)."""
+        rated = self.test
+        for key in (USER_INDEX, ITEM_INDEX):
+            rated = rated.join(self.train.select(key).distinct(), key, "left_semi")
+        return self._keep(rated)
+
+    @cached_property
+    def relevant(self) -> DataFrame:
+        """``USER_INDEX, relevant``: each test user's held-out items."""
+        return self._keep(relevant_items(self.test))
+
+    @cached_property
+    def seen(self) -> DataFrame:
+        """``USER_INDEX, seen``: each test user's training items. Every top-k list leaves them out (a recommender
+        that repeats what the user rated is of no use, and the held-out items are never among them), so each
+        model ranks ``k + max_seen`` candidates and keeps the first ``k`` unseen."""
+        seen = seen_items(self.train, USER_INDEX, ITEM_INDEX)
+        return self._keep(seen.join(self.relevant.select(USER_INDEX), USER_INDEX))
+
+    def _keep(self, frame: DataFrame) -> DataFrame:
+        self._cached.append(frame.cache())
+        return frame
 
     @cached_property
     def cold_start_rows(self) -> int:
@@ -93,7 +117,7 @@ class IndexedRatings:
     @property
     def integer_ids(self) -> tuple[bool, bool]:
         types = dict(self.train.dtypes)
-        return types[self.columns.user] in _INTEGER_TYPES, types[self.columns.item] in _INTEGER_TYPES
+        return types[self.columns.user] in INTEGER_TYPES, types[self.columns.item] in INTEGER_TYPES
 
     @property
     def fallback_rating(self) -> float:
@@ -103,14 +127,16 @@ class IndexedRatings:
 
     @cached_property
     def seen_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(seen_start, seen_items)``: every training user's item indices as compressed sparse rows (user
-        ``u``'s are ``seen_items[seen_start[u]:seen_start[u + 1]]``), what a recommender leaves out."""
-        users = len(self.users.labels)
+        """``(seen_start, seen_items)``: every training user's items as compressed sparse rows of the recommender's
+        user and item rows (user row ``u``'s are ``seen_items[seen_start[u]:seen_start[u + 1]]``), what a
+        recommender leaves out."""
         pairs = self.train.select(USER_INDEX, ITEM_INDEX).distinct().toPandas()
-        pairs = pairs[pairs[USER_INDEX] < users].sort_values([USER_INDEX, ITEM_INDEX])
-        counts = np.bincount(pairs[USER_INDEX].to_numpy(int), minlength=users)
+        users = self.users.rows(pairs[USER_INDEX].to_numpy(np.int64))
+        items = self.items.rows(pairs[ITEM_INDEX].to_numpy(np.int64))
+        order = np.lexsort((items, users))
+        counts = np.bincount(users, minlength=len(self.users.labels))
         start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return start, pairs[ITEM_INDEX].to_numpy(np.int32)
+        return start, items[order].astype(np.int32)
 
     def candidates(self, k: int) -> int:
         """How many items a model ranks per user so that ``k`` remain once the user's seen items are left out."""
@@ -127,7 +153,8 @@ class IndexedRatings:
 
     def popular_lists(self, k: int) -> DataFrame:
         """``USER_INDEX, recommended``: the ``k`` most frequent training items each test user has not rated."""
-        return self.same_lists([float(i) for i in range(min(self.candidates(k), len(self.items.labels)))], k)
+        top = self.items.indices(np.arange(min(self.candidates(k), len(self.items.labels))))
+        return self.same_lists([float(i) for i in top], k)
 
     def same_lists(self, items: list[float], k: int) -> DataFrame:
         """``USER_INDEX, recommended``: the first ``k`` of ``items`` (item indices, best first) that each test
@@ -138,21 +165,38 @@ class IndexedRatings:
         return self.unseen(lists, k)
 
     def recommender(self, als: ALSModel) -> Recommender:
-        """The Spark-free recommender of ``als`` fitted on these ratings (ids, seen items, fallback)."""
-        from sparkwright.deploy.recommender import Recommender
+        """The Spark-free recommender of ``als`` fitted on these ratings: its factors collected to the driver by
+        the rows of :class:`IdIndex` (most frequent first, so the first items are the most popular), the ids,
+        the seen items and the fallback."""
+        from sparkwright.deploy.recommender import POPULAR_ITEMS, Recommender
 
-        return Recommender.from_fitted(
-            self.users,
-            self.items,
-            als,
-            self.seen_rows,
+        def factors(frame: DataFrame, ids: IdIndex) -> np.ndarray:
+            """``(rows, rank)`` float32; NaN rows for ids ALS learnt nothing about."""
+            matrix = np.full((len(ids.labels), als.rank), np.nan, dtype=np.float32)
+            collected = frame.toPandas()
+            rows = ids.rows(collected["id"].to_numpy(np.int64))
+            known = rows >= 0
+            if known.any():
+                matrix[rows[known]] = np.stack(collected["features"].to_numpy()[known])
+            return matrix
+
+        return Recommender(
+            user_col=self.columns.user,
+            item_col=self.columns.item,
+            users=self.users.labels,
+            items=self.items.labels,
+            user_factors=factors(als.userFactors, self.users),
+            item_factors=factors(als.itemFactors, self.items),
+            popular=self.items.labels[:POPULAR_ITEMS],
             fallback_rating=self.fallback_rating,
             implicit=self.columns.implicit,
+            seen_start=self.seen_rows[0],
+            seen_items=self.seen_rows[1],
             integer_ids=self.integer_ids,
         )
 
     def release(self) -> None:
-        for frame in (self.train, self.test, self.rated, self.relevant, self.seen):
+        for frame in self._cached:
             frame.unpersist()
 
 
@@ -171,7 +215,20 @@ def scoring_pipeline(indexed: IndexedRatings, als: ALSModel) -> PipelineModel:
         f"SELECT *, CASE WHEN {raw} IS NULL OR isnan({raw}) THEN {fallback} ELSE CAST({raw} AS DOUBLE) END "
         f"AS `{PREDICTION_COL}` FROM __THIS__"
     )
-    return PipelineModel(stages=[indexed.users, indexed.items, als, SQLTransformer(statement=statement)])
+    stages = [*index_stages(indexed.users, indexed.items), als, SQLTransformer(statement=statement)]
+    return PipelineModel(stages=stages)
+
+
+def judged_predictions(indexed: IndexedRatings, als: ALSModel) -> DataFrame:
+    """The test ratings scored through the logged pipeline, those of users and items ``als`` has factors for:
+    ``indexed.rated``'s rows (what Spark's ``coldStartStrategy="drop"`` keeps), found by the model itself, so
+    judging an ALS model costs one pass over the test ids."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.models.als import ALS_PREDICTION_COL
+
+    scored = scoring_pipeline(indexed, als).transform(indexed.test.drop(USER_INDEX, ITEM_INDEX))
+    return scored.where(~F.isnan(ALS_PREDICTION_COL))
 
 
 def seen_items(indexed_train: DataFrame, key: str, other: str) -> DataFrame:
@@ -186,10 +243,14 @@ def als_lists(recommender: Recommender, indexed: IndexedRatings, k: int) -> Data
     by the model's recommender (the same ranking ``recommend`` and REST serve). ALS's own
     ``recommendForUserSubset`` would have to rank ``k + max_seen`` items per user to leave the seen ones out:
     about 20 times slower on movielens than one matrix product of factors the recommender holds anyway."""
-    users = [int(r[USER_INDEX]) for r in indexed.relevant.select(USER_INDEX).collect()]
-    known = np.array([u for u in users if u < len(recommender.users)], dtype=np.int64)
-    ranked = recommender.rank_rows(known, k)
-    rows = [(float(u), [float(i) for i in top]) for u, (top, _) in zip(known, ranked, strict=True)]
+    users = np.array([int(r[USER_INDEX]) for r in indexed.relevant.select(USER_INDEX).collect()], dtype=np.int64)
+    user_rows = indexed.users.rows(users)
+    known = user_rows >= 0
+    ranked = recommender.rank_rows(user_rows[known], k)
+    rows = [
+        (float(u), [float(i) for i in indexed.items.indices(top)])
+        for u, (top, _) in zip(users[known], ranked, strict=True)
+    ]
     spark = indexed.relevant.sparkSession
     return spark.createDataFrame(rows, f"{USER_INDEX} double, recommended array<double>")
 

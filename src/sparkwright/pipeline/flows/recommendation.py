@@ -12,14 +12,18 @@ from sparkwright.config.schema import RecommendationConfig
 from sparkwright.deploy.recommender import RECOMMENDER_DIR, RECOMMENDER_KEY, Recommender
 from sparkwright.errors import ConfigError
 from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome, check_models
-from sparkwright.pipeline.recommenders import IndexedRatings, als_lists, scoring_pipeline, top_n_tables
+from sparkwright.pipeline.recommenders import (
+    IndexedRatings,
+    als_lists,
+    judged_predictions,
+    scoring_pipeline,
+    top_n_tables,
+)
 from sparkwright.pipeline.results import BASELINE, ModelResult, TableRef, lineage_params
 from sparkwright.tasks.recommendation import (
     ITEM_BIAS_DAMPING,
-    ITEM_INDEX,
     RATING_COL,
     USER_BIAS_DAMPING,
-    USER_INDEX,
     RatingColumns,
     ranking_metrics,
 )
@@ -170,15 +174,14 @@ def _train_als(
 def _judge(
     als: ALSModel, recommender: Recommender, indexed: IndexedRatings, settings: RecommendationConfig
 ) -> tuple[dict[str, float], pd.DataFrame | None]:
-    """The metrics of a fitted ALS model on the test split (ratings: ``indexed.rated``, scored through the
-    pipeline that is logged), and a sample of predicted vs actual ratings (explicit)."""
+    """The metrics of a fitted ALS model on the test split (ratings: :func:`judged_predictions`, scored through
+    the pipeline that is logged), and a sample of predicted vs actual ratings (explicit)."""
     from sparkwright.tasks import get_task
 
     lists = als_lists(recommender, indexed, settings.k)
     if settings.implicit:
         return _metrics(None, lists, indexed, settings), None
-    ids = indexed.rated.drop(USER_INDEX, ITEM_INDEX)  # the logged pipeline indexes them itself
-    scored = scoring_pipeline(indexed, als).transform(ids).cache()
+    scored = judged_predictions(indexed, als).cache()
     try:
         metrics = _metrics(scored, lists, indexed, settings)
         sample = get_task("recommendation").plot_sample(scored, RATING_COL)

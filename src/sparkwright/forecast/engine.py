@@ -1,0 +1,101 @@
+"""The Spark side: every series backtested or forecast on the executors, one ``applyInPandas`` group per series.
+
+The settings and models travel once in the function's closure; each group returns its rows with the series'
+key columns, so the results are DataFrames the flow aggregates, writes to Delta and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sparkwright.errors import DataError
+from sparkwright.forecast import series as one_series
+from sparkwright.forecast.metrics import overall
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+    from sparkwright.forecast.series import SeriesSettings
+
+_STATUS = "model string, status string, message string"
+_BACKTEST = f"{_STATUS}, window int, points double, sae double, sse double, smape double, mase double, seconds double"
+
+
+@dataclass(frozen=True)
+class SeriesColumns:
+    """The project's ``data.time``, ``data.series`` (one or more key columns) and ``data.label``."""
+
+    time: str
+    series: tuple[str, ...]
+    value: str
+
+    def check(self, df: DataFrame) -> None:
+        """Raises: DataError: a configured column is not in ``df``."""
+        for key, names in (("time", [self.time]), ("series", list(self.series)), ("label", [self.value])):
+            for name in names:
+                if name not in df.columns:
+                    raise DataError(
+                        f"data.{key}: column {name!r} is not in the data; columns: {', '.join(df.columns)}."
+                    )
+
+    def key_schema(self, df: DataFrame) -> str:
+        types = dict(df.dtypes)
+        return ", ".join(f"`{c}` {types[c]}" for c in self.series)
+
+
+def backtests(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -> DataFrame:
+    """One row per series, model and window (see :func:`sparkwright.forecast.series.backtest`)."""
+    columns.check(df)
+    schema = f"{columns.key_schema(df)}, {_BACKTEST}"
+    return _per_series(df, columns, schema, lambda key, frame: one_series.backtest(key, *frame, settings))
+
+
+def forecasts(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -> DataFrame:
+    """One row per series, model and future time, with the interval bounds ``lo_<level>`` / ``hi_<level>``."""
+    columns.check(df)
+    bounds = ", ".join(f"lo_{level} double, hi_{level} double" for level in settings.levels)
+    schema = f"{columns.key_schema(df)}, {_STATUS}, `{columns.time}` timestamp, forecast double" + (
+        f", {bounds}" if bounds else ""
+    )
+    return _per_series(df, columns, schema, lambda key, frame: one_series.forecast(key, *frame, settings))
+
+
+def scores(backtested: DataFrame) -> dict[str, dict[str, float]]:
+    """Each model's overall MASE, sMAPE, RMSE and MAE over every window of every series it fitted."""
+    from pyspark.sql import functions as F
+
+    ok = backtested.where((F.col("status") == one_series.OK) & F.col("model").isNotNull())
+    nan_to_null = {name: F.when(~F.isnan(name), F.col(name)) for name in ("smape", "mase")}
+    rows = ok.groupBy("model").agg(
+        F.sum("points").alias("points"),
+        F.sum("sae").alias("sae"),
+        F.sum("sse").alias("sse"),
+        F.avg(nan_to_null["smape"]).alias("smape"),
+        F.avg(nan_to_null["mase"]).alias("mase"),
+    )
+    return {
+        r["model"]: overall(r["points"], r["sae"], r["sse"], _or_nan(r["smape"]), _or_nan(r["mase"]))
+        for r in rows.collect()
+    }
+
+
+def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> DataFrame:
+    import pandas as pd
+
+    time_col, value_col, keys = columns.time, columns.value, list(columns.series)
+    names = [f.strip().split(" ")[0].strip("`") for f in schema.split(",")]
+
+    def per_group(key: tuple, frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.dropna(subset=[time_col])
+        rows = list(rows_of(key, (pd.to_datetime(frame[time_col]), frame[value_col])))
+        out = pd.DataFrame([{**dict(zip(keys, row.pop("key"), strict=True)), **row} for row in rows])
+        return out.rename(columns={"time": time_col}).reindex(columns=names)
+
+    selected = df.select(*[f"`{c}`" for c in (*keys, time_col, value_col)])
+    return selected.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_group, schema)
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)

@@ -91,7 +91,10 @@ def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> 
         frame = frame.dropna(subset=[time_col])
         rows = list(rows_of(key, (pd.to_datetime(frame[time_col]), frame[value_col])))
         out = pd.DataFrame([{**dict(zip(keys, row.pop("key"), strict=True)), **row} for row in rows])
-        return out.rename(columns={"time": time_col}).reindex(columns=names)
+        out = out.rename(columns={"time": time_col}).reindex(columns=names)
+        if time_col in out:  # all missing (a series with status rows only) reads as float otherwise
+            out[time_col] = pd.to_datetime(out[time_col])
+        return out
 
     selected = df.select(*[f"`{c}`" for c in (*keys, time_col, value_col)])
     return selected.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_group, schema)

@@ -227,3 +227,41 @@ def _pair(actual: Any, predicted: Any) -> tuple[np.ndarray, np.ndarray]:
     if not keep.any():
         raise DataError("nothing to plot: every actual or predicted value is missing or infinite.")
     return y[keep], p[keep]
+
+
+def forecasts(panels: Sequence[Mapping[str, Any]], levels: Sequence[int], title: str) -> Figure:
+    """Small multiples, one per series: its history, the forecast and its prediction intervals (widest lightest).
+
+    Args:
+        panels: Each ``{"name", "history_time", "history", "time", "forecast", "lo_<level>", "hi_<level>"}``.
+
+    Raises:
+        DataError: ``panels`` is empty.
+    """
+    if not panels:
+        raise DataError("no series to plot: every series failed or was too short.")
+    columns = min(3, len(panels))
+    rows = (len(panels) + columns - 1) // columns
+    fig = _figure(5.0 * columns, 3.2 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, panel in zip(axes, panels, strict=False):
+        ax.plot(panel["history_time"], panel["history"], color="#444444", linewidth=1.0, label="history")
+        for level, alpha in zip(sorted(levels, reverse=True), (0.18, 0.32, 0.46), strict=False):
+            ax.fill_between(
+                panel["time"],
+                panel[f"lo_{level}"],
+                panel[f"hi_{level}"],
+                color="#1f77b4",
+                alpha=alpha,
+                linewidth=0,
+                label=f"{level}% interval",
+            )
+        ax.plot(panel["time"], panel["forecast"], color="#1f77b4", linewidth=1.6, label="forecast")
+        ax.set_title(str(panel["name"]), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(title, fontsize=11)
+    return fig

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparkwright.forecast.engine import SeriesColumns, backtests, forecasts, scores
+from sparkwright.forecast.engine import SeriesColumns, backtests, forecasts
 from sparkwright.forecast.series import ModelEntry, SeriesSettings
+from sparkwright.tasks.forecasting import scores
 
 SETTINGS = SeriesSettings(
     freq="MS",

@@ -11,8 +11,8 @@ import pytest
 
 from sparkwright.errors import DataError
 from sparkwright.forecast.frequency import infer_frequency, season_length
-from sparkwright.forecast.metrics import window_errors
-from sparkwright.forecast.series import FAILED, OK, TOO_SHORT, ModelEntry, SeriesSettings, backtest, forecast, regular
+from sparkwright.forecast.series import FAILED, TOO_SHORT, ModelEntry, SeriesSettings, backtest, forecast, regular
+from sparkwright.tasks.forecasting import OK, window_errors
 
 
 def _settings(**changes) -> SeriesSettings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from difflib import get_close_matches
 
+from sparkwright.config.forecasting import check_forecasting
 from sparkwright.config.recommendation import check_recommendation
 from sparkwright.config.schema import ProjectConfig
 from sparkwright.config.tasks import TASKS
@@ -150,6 +151,7 @@ CHECKS: list[Check] = [
     check_task_sections,
     check_tune_targets,
     check_recommendation,
+    check_forecasting,
 ]
 
 

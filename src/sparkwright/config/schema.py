@@ -70,6 +70,11 @@ class DataConfig(_Strict):
     timestamp: str | None = Field(
         default=None, description="task recommendation: hold out each user's latest ratings instead of random ones."
     )
+    time: str | None = Field(default=None, description="task forecasting: the date or timestamp column.")
+    series: list[str] = Field(
+        default_factory=list,
+        description="task forecasting: the column(s) naming a series (store, product, city); none: one series.",
+    )
 
 
 class CleanseConfig(_Strict):
@@ -240,6 +245,51 @@ class RecommendationConfig(_Strict):
         return "ndcg_at_k" if self.implicit else "rmse"
 
 
+class BacktestConfig(_Strict):
+    """Rolling-origin windows: each forecasts ``horizon`` points from the history before its origin."""
+
+    windows: int = Field(default=3, ge=1, le=100, description="How many windows, the last ending at the last point.")
+    step: int | None = Field(default=None, ge=1, description="Points between origins. Default: the horizon.")
+
+
+class ForecastingConfig(_Strict):
+    """Settings of the forecasting task (``task: forecasting``)."""
+
+    horizon: int = Field(ge=1, le=10_000, description="How many points ahead to forecast.")
+    frequency: str | None = Field(
+        default=None,
+        description="A pandas offset alias (D, W-SUN, MS, QS, ...). Default: inferred from the times.",
+    )
+    season_length: int | None = Field(
+        default=None, ge=1, description="Points per seasonal cycle. Default: from the frequency (MS: 12, D: 7, ...)."
+    )
+    fill: Literal["interpolate", "previous", "zero"] = Field(
+        default="interpolate", description="How a missing point inside a series is filled."
+    )
+    min_length: int | None = Field(
+        default=None,
+        ge=2,
+        description="Points a series needs before a window; shorter series are reported, not fitted. Default: two "
+        "seasons, at least 8.",
+    )
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    levels: list[int] = Field(default=[80, 95], description="Prediction interval levels, in percent.")
+    route: bool = Field(
+        default=False, description="Forecast each series with the model that backtested best on it (logged)."
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 < level < 100 for level in value):
+            raise ValueError(f"must be levels between 0 and 100 (exclusive), e.g. [80, 95], got {value!r}")
+        return sorted(set(value))
+
+    def settings_for(self, season: int) -> tuple[int, int]:
+        """``(min_length, step)`` with their defaults for a series of ``season`` points per cycle."""
+        return self.min_length or max(8, 2 * season), self.backtest.step or self.horizon
+
+
 class TuneConfig(_Strict):
     """Hyperparameter search over the models named in ``space``; the best params are refit on all training data."""
 
@@ -394,6 +444,9 @@ class ProjectConfig(_Strict):
     )
     recommendation: RecommendationConfig | None = Field(
         default=None, description="Recommendation settings: implicit feedback, k of the metrics, top-N tables."
+    )
+    forecasting: ForecastingConfig | None = Field(
+        default=None, description="Forecasting settings: horizon, frequency, gap rule, backtest windows."
     )
     models: list[ModelSpec] = Field(
         default_factory=list, description="Models to train; none: a budgeted search (see search) picks them."

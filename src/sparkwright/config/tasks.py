@@ -112,4 +112,13 @@ TASKS: dict[str, TaskSpec] = {
         section="recommendation",
         searchable=False,
     ),
+    # One model per series, judged by rolling-origin backtests against the seasonal naive forecast: MASE
+    # (scale-free: 1.0 is last season's values), sMAPE in points, RMSE and MAE over every forecast point.
+    "forecasting": TaskSpec(
+        name="forecasting",
+        metrics={"mase": False, "smape": False, "rmse": False, "mae": False},
+        default_metric="mase",
+        section="forecasting",
+        searchable=False,
+    ),
 }

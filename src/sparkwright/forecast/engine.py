@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from sparkwright.errors import DataError
 from sparkwright.forecast import series as one_series
-from sparkwright.forecast.metrics import overall
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,25 +61,6 @@ def forecasts(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -
     return _per_series(df, columns, schema, lambda key, frame: one_series.forecast(key, *frame, settings))
 
 
-def scores(backtested: DataFrame) -> dict[str, dict[str, float]]:
-    """Each model's overall MASE, sMAPE, RMSE and MAE over every window of every series it fitted."""
-    from pyspark.sql import functions as F
-
-    ok = backtested.where((F.col("status") == one_series.OK) & F.col("model").isNotNull())
-    nan_to_null = {name: F.when(~F.isnan(name), F.col(name)) for name in ("smape", "mase")}
-    rows = ok.groupBy("model").agg(
-        F.sum("points").alias("points"),
-        F.sum("sae").alias("sae"),
-        F.sum("sse").alias("sse"),
-        F.avg(nan_to_null["smape"]).alias("smape"),
-        F.avg(nan_to_null["mase"]).alias("mase"),
-    )
-    return {
-        r["model"]: overall(r["points"], r["sae"], r["sse"], _or_nan(r["smape"]), _or_nan(r["mase"]))
-        for r in rows.collect()
-    }
-
-
 def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> DataFrame:
     import pandas as pd
 
@@ -98,7 +78,3 @@ def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> 
 
     selected = df.select(*[f"`{c}`" for c in (*keys, time_col, value_col)])
     return selected.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_group, schema)
-
-
-def _or_nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)

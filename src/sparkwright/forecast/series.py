@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sparkwright.forecast.metrics import window_errors
-from sparkwright.forecast.models import build
+from sparkwright.models.forecasters import build
+from sparkwright.tasks.forecasting import OK, window_errors
 
 FILL_RULES = ("interpolate", "previous", "zero")
-OK, FAILED, TOO_SHORT = "ok", "failed", "too_short"
+FAILED, TOO_SHORT = "failed", "too_short"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from sparkwright.models import (  # noqa: F401
     anomaly,
     baseline,
     clustering,
+    forecasters,
     lightgbm_model,
     sklearn_model,
     spark_models,

@@ -12,12 +12,20 @@ from sparkwright.tasks.anomaly import AnomalyTask
 from sparkwright.tasks.base import HeldOut, Task
 from sparkwright.tasks.classification import ClassificationTask
 from sparkwright.tasks.clustering import ClusteringTask
+from sparkwright.tasks.forecasting import ForecastingTask
 from sparkwright.tasks.recommendation import RecommendationTask
 from sparkwright.tasks.regression import RegressionTask
 
 TASKS: dict[str, Task] = {
     task.name: task
-    for task in (RegressionTask(), ClassificationTask(), ClusteringTask(), AnomalyTask(), RecommendationTask())
+    for task in (
+        RegressionTask(),
+        ClassificationTask(),
+        ClusteringTask(),
+        AnomalyTask(),
+        RecommendationTask(),
+        ForecastingTask(),
+    )
 }
 assert set(TASKS) == set(SPECS), "config.tasks lists the same tasks"
 

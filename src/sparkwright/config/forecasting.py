@@ -1,0 +1,48 @@
+"""Cross-field checks of ``task: forecasting`` (data.time / series / label, the forecasting section).
+
+Run by ``run_checks`` with the other named checks, so ``sparkwright validate`` reports them without Spark.
+"""
+
+from __future__ import annotations
+
+from sparkwright.config.schema import ProjectConfig
+from sparkwright.errors import ConfigError
+
+
+def check_forecasting(config: ProjectConfig) -> None:
+    """The series columns are given with task forecasting only; there they name distinct, kept columns."""
+    data = config.data
+    if config.task != "forecasting":
+        for key in ("time", "series"):
+            if getattr(data, key):
+                raise ConfigError(
+                    f"data.{key} applies to task forecasting, not {config.task!r}; remove it.", f"data.{key}"
+                )
+        return
+    if data.time is None:
+        raise ConfigError(
+            "task forecasting needs the time column; add data.time: <date or timestamp column>.", "data.time"
+        )
+    if data.label is None:
+        raise ConfigError(
+            "task forecasting needs the value to forecast; add data.label: <numeric column>.", "data.label"
+        )
+    if config.forecasting is None:
+        raise ConfigError(
+            "task forecasting needs a forecasting section with the horizon; add forecasting: {horizon: 12}.",
+            "forecasting",
+        )
+    named = [("time", data.time), ("label", data.label), *(("series", column) for column in data.series)]
+    for index, (key, column) in enumerate(named):
+        for other, same in named[:index]:
+            if same == column:
+                raise ConfigError(f"data.{other} and data.{key} both name column {column!r}.", f"data.{key}")
+        if column in data.drop:
+            raise ConfigError(f"data.{key} {column!r} is also listed in data.drop; remove it there.", "data.drop")
+    for section in ("tune", "search"):
+        if getattr(config, section) is not None:
+            raise ConfigError(
+                f"task forecasting does not {section} yet; remove the {section} section and list the models "
+                "(with their params) under models.",
+                section,
+            )

@@ -1,0 +1,129 @@
+"""The per-series model types of ``task: forecasting``, from statsforecast.
+
+statsforecast over statsmodels: its ETS, ARIMA and Theta are the same state-space and automatic-order
+methods, written for many short series (compiled, no Python loop per observation), and they return
+prediction intervals at any level from one call (BENCHMARKS.md has the comparison this choice rests on).
+
+Each type names a statsforecast class; its ``params`` are that class's keyword arguments, except
+``season_length``, which sparkwright sets from the series' frequency. ``arima``'s automatic order search is
+bounded by default (p, q <= 3; seasonal P, Q <= 1; stepwise, approximated): the unbounded search costs
+seconds per series, and on monthly data the larger orders rarely win.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from sparkwright.errors import ConfigError
+from sparkwright.models.base import ModelType
+from sparkwright.models.registry import register_model_type
+from sparkwright.tasks.forecasting import BASELINE_TYPE
+
+SEASON = "season_length"
+
+
+class ForecasterType(ModelType):
+    """A statsforecast model fitted per series (``build_forecaster``), not a Spark estimator."""
+
+    tasks: ClassVar[tuple[str, ...]] = ("forecasting",)
+    uses_features: ClassVar[bool] = False
+    statsforecast_class: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def _class(self) -> type:
+        return getattr(importlib.import_module("statsforecast.models"), self.statsforecast_class)
+
+    def param_names(self) -> list[str]:
+        """The keyword arguments ``params`` may set (the class's, but ``season_length``)."""
+        signature = inspect.signature(self._class().__init__)
+        return sorted(n for n in signature.parameters if n not in ("self", SEASON, "alias", "prediction_intervals"))
+
+    def validate_params(self, params: Mapping[str, Any], path: str = "params", task: str = "forecasting") -> None:
+        """Raises: ConfigError: a name the class does not take (``season_length`` is sparkwright's), or a value
+        it refuses."""
+        for name in params:
+            if name == SEASON:
+                raise ConfigError(
+                    "sparkwright sets season_length from the frequency (forecasting.season_length to change it); "
+                    "remove it.",
+                    f"{path}.{name}",
+                )
+            if name not in self.param_names():
+                raise ConfigError(
+                    f"{self.name} ({self.statsforecast_class}) takes none of {name!r}; its params: "
+                    f"{', '.join(self.param_names()) or 'none'}.",
+                    f"{path}.{name}",
+                )
+        try:
+            self.build_forecaster(params, 12)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.name}: {exc}", path) from None
+
+    def resolve_params(self, params: Mapping[str, Any], task: str = "forecasting") -> dict[str, Any]:
+        return {**self.defaults, **params}
+
+    def build_forecaster(self, params: Mapping[str, Any], season: int) -> Any:
+        """A fresh statsforecast model for one series of ``season`` observations per cycle."""
+        cls = self._class()
+        seasonal = SEASON in inspect.signature(cls.__init__).parameters
+        return cls(**({SEASON: season} if seasonal else {}), **self.resolve_params(params))
+
+
+@register_model_type
+class NaiveForecaster(ForecasterType):
+    """The last value, repeated."""
+
+    name = "naive"
+    statsforecast_class = "Naive"
+
+
+@register_model_type
+class SeasonalNaiveForecaster(ForecasterType):
+    """Last season's values, repeated: the baseline."""
+
+    name = BASELINE_TYPE
+    statsforecast_class = "SeasonalNaive"
+
+
+@register_model_type
+class EtsForecaster(ForecasterType):
+    """Exponential smoothing, the error / trend / season form chosen by AICc."""
+
+    name = "ets"
+    statsforecast_class = "AutoETS"
+
+
+@register_model_type
+class ArimaForecaster(ForecasterType):
+    """ARIMA with its orders chosen by a bounded stepwise search."""
+
+    name = "arima"
+    statsforecast_class = "AutoARIMA"
+    defaults: ClassVar[dict[str, Any]] = {
+        "max_p": 3,
+        "max_q": 3,
+        "max_P": 1,
+        "max_Q": 1,
+        "stepwise": True,
+        "approximation": True,
+    }
+
+
+@register_model_type
+class ThetaForecaster(ForecasterType):
+    """The Theta method, its variant chosen by in-sample error."""
+
+    name = "theta"
+    statsforecast_class = "AutoTheta"
+
+
+def build(type_: str, params: Mapping[str, Any], season: int) -> Any:
+    """A fresh statsforecast model of the registered ``type_`` (see :class:`ForecasterType`)."""
+    from sparkwright.models.registry import get_model_type
+
+    model_type = get_model_type(type_, "forecasting")
+    assert isinstance(model_type, ForecasterType), type_
+    return model_type.build_forecaster(params, season)

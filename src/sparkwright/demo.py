@@ -27,6 +27,7 @@ EXAMPLES: dict[str, Example] = {
     "penguins": Example("penguins.yaml", "palmerpenguins", "penguins", "penguins.csv", "clustering"),
     "credit_default": Example("credit_default.yaml", "ISLR", "Default", "credit_default.csv", "anomaly"),
     "movielens": Example("movielens.yaml", "dslabs", "movielens", "movielens.csv", "recommendation"),
+    "txhousing": Example("txhousing.yaml", "ggplot2", "txhousing", "txhousing.csv", "forecasting"),
 }
 
 

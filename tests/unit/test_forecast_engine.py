@@ -65,3 +65,14 @@ def test_forecasts_are_keyed_by_series_and_time(monthly):
     a = out[(out.store == "a") & (out.model == "theta")].sort_values("month")
     assert list(a.month) == list(pd.date_range("2018-05-01", periods=3, freq="MS"))
     assert (a.lo_95 < a.forecast).all() and (a.forecast < a.hi_95).all()
+
+
+def test_regular_history_is_what_the_models_fit(monthly):
+    """Gaps filled ('b' misses two months), and nothing for the series that cannot be fitted."""
+    from sparkwright.forecast.engine import regular_history
+
+    columns = SeriesColumns("month", ("store",), "units")
+    rows = regular_history(monthly, columns, SETTINGS).toPandas()
+    assert sorted(rows.store.unique()) == ["a", "b"] and (rows.groupby("store").size() == 40).all()
+    b = rows[rows.store == "b"].sort_values("month").units.to_numpy()
+    assert b[10] == pytest.approx(b[9] + (b[12] - b[9]) / 3)  # interpolated

@@ -89,9 +89,10 @@ def cleanse(df: DataFrame, config: ProjectConfig) -> CleanseResult:
     reason = _quarantine_reason(label, types.get(label) if label else None, config.cleanse.log_label)
     df = df.withColumn("_reason", reason)
 
-    # A user or item id (task recommendation) names an entity: it keeps its source type (movielens' integer
-    # ids stay integers, which ALS takes as they are) and a missing id stays null (the task drops its rows).
-    ids = {c for c in (config.data.user, config.data.item) if c}
+    # A user or item id (task recommendation) or a series key (task forecasting) names an entity: it keeps its
+    # source type (movielens' integer ids stay integers, which ALS takes as they are) and a missing one stays
+    # null (the task drops its rows).
+    ids = {c for c in (config.data.user, config.data.item, *config.data.series) if c}
     features = [c for c in columns if c != label and c not in ids]
     numeric = [c for c in features if _is_numeric(types[c]) or isinstance(types[c], BooleanType)]
     categorical = [c for c in features if isinstance(types[c], StringType)]

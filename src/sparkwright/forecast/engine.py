@@ -61,6 +61,19 @@ def forecasts(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -
     return _per_series(df, columns, schema, lambda key, frame: one_series.forecast(key, *frame, settings))
 
 
+def regular_history(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -> DataFrame:
+    """Every series that can be fitted as it is fitted: regular, gaps filled (``series columns, time, value``)."""
+    columns.check(df)
+    schema = f"{columns.key_schema(df)}, `{columns.time}` timestamp, `{columns.value}` double"
+
+    def rows(key, frame):
+        for row in one_series.regular_rows(key, *frame, settings):
+            row[columns.value] = row.pop("value")
+            yield row
+
+    return _per_series(df, columns, schema, rows)
+
+
 def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> DataFrame:
     import pandas as pd
 
@@ -68,8 +81,12 @@ def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> 
     names = [f.strip().split(" ")[0].strip("`") for f in schema.split(",")]
 
     def per_group(key: tuple, frame: pd.DataFrame) -> pd.DataFrame:
+        import statsforecast.models  # noqa: F401  (imported before any model is timed)
+
         frame = frame.dropna(subset=[time_col])
         rows = list(rows_of(key, (pd.to_datetime(frame[time_col]), frame[value_col])))
+        if not rows:  # object columns: Arrow reads an empty one as any type (an empty float one it cannot)
+            return pd.DataFrame({name: pd.Series([], dtype="object") for name in names})
         out = pd.DataFrame([{**dict(zip(keys, row.pop("key"), strict=True)), **row} for row in rows])
         out = out.rename(columns={"time": time_col}).reindex(columns=names)
         if time_col in out:  # all missing (a series with status rows only) reads as float otherwise

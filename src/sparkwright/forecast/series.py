@@ -139,6 +139,19 @@ def forecast(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSe
             yield row
 
 
+def regular_rows(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSettings) -> Iterator[dict[str, Any]]:
+    """The series as it is fitted (regular, gaps filled), one row per point; nothing for a series that cannot be
+    fitted (off the grid, or shorter than ``min_length``)."""
+    try:
+        series = regular(times, values, settings)
+    except ValueError:
+        return
+    if len(series) < settings.min_length:
+        return
+    for at, value in series.items():
+        yield {"key": key, "time": at, "value": value}
+
+
 def _status_row(key: tuple, model: str | None, status: str, message: str | None, **extra: Any) -> dict[str, Any]:
     return {"key": key, "model": model, "status": status, "message": message, **extra}
 

@@ -65,11 +65,16 @@ class ForecasterType(ModelType):
     def resolve_params(self, params: Mapping[str, Any], task: str = "forecasting") -> dict[str, Any]:
         return {**self.defaults, **params}
 
+    def constructor(self, params: Mapping[str, Any], season: int) -> tuple[str, dict[str, Any]]:
+        """``(statsforecast class name, keyword arguments)`` of a model for series of ``season`` points per cycle:
+        what a fit builds, and what the registered model stores to build it again without sparkwright."""
+        seasonal = SEASON in inspect.signature(self._class().__init__).parameters
+        return self.statsforecast_class, {**({SEASON: season} if seasonal else {}), **self.resolve_params(params)}
+
     def build_forecaster(self, params: Mapping[str, Any], season: int) -> Any:
         """A fresh statsforecast model for one series of ``season`` observations per cycle."""
-        cls = self._class()
-        seasonal = SEASON in inspect.signature(cls.__init__).parameters
-        return cls(**({SEASON: season} if seasonal else {}), **self.resolve_params(params))
+        name, kwargs = self.constructor(params, season)
+        return getattr(importlib.import_module("statsforecast.models"), name)(**kwargs)
 
 
 @register_model_type
@@ -120,10 +125,19 @@ class ThetaForecaster(ForecasterType):
     statsforecast_class = "AutoTheta"
 
 
-def build(type_: str, params: Mapping[str, Any], season: int) -> Any:
-    """A fresh statsforecast model of the registered ``type_`` (see :class:`ForecasterType`)."""
+def forecaster_type(type_: str) -> ForecasterType:
+    """The registered forecasting model type ``type_``.
+
+    Raises:
+        ModelError: Unknown, or not a forecasting type (lists the valid ones).
+    """
     from sparkwright.models.registry import get_model_type
 
     model_type = get_model_type(type_, "forecasting")
     assert isinstance(model_type, ForecasterType), type_
-    return model_type.build_forecaster(params, season)
+    return model_type
+
+
+def build(type_: str, params: Mapping[str, Any], season: int) -> Any:
+    """A fresh statsforecast model of the registered ``type_`` (see :class:`ForecasterType`)."""
+    return forecaster_type(type_).build_forecaster(params, season)

@@ -7,6 +7,7 @@ from sparkwright.errors import ConfigError
 from sparkwright.pipeline.flows.anomaly import AnomalyFlow
 from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome
 from sparkwright.pipeline.flows.clustering import ClusteringFlow
+from sparkwright.pipeline.flows.forecasting import ForecastingFlow
 from sparkwright.pipeline.flows.recommendation import RecommendationFlow
 from sparkwright.pipeline.flows.supervised import SupervisedFlow
 
@@ -16,6 +17,7 @@ FLOWS: dict[str, Flow] = {
     "clustering": ClusteringFlow(),
     "anomaly": AnomalyFlow(),
     "recommendation": RecommendationFlow(),
+    "forecasting": ForecastingFlow(),
 }
 assert set(FLOWS) == set(SPECS), "config.tasks lists the same tasks"
 

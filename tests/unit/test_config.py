@@ -54,8 +54,8 @@ def test_valid_project_gets_defaults():
         (
             "task",
             "regresion",
-            r"task: unknown task 'regresion'; supported: anomaly, classification, clustering, recommendation, "
-            r"regression\. Did you mean 'regr",
+            r"task: unknown task 'regresion'; supported: anomaly, classification, clustering, forecasting, "
+            r"recommendation, regression\. Did you mean 'regr",
         ),
         ("metric", "accuracy", r"metric: metric 'accuracy' does not apply to task 'regression'; choose one of"),
         ("data.label", ..., r"data\.label: task 'regression' needs a label column"),

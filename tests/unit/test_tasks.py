@@ -31,7 +31,8 @@ def test_every_contract_has_a_task_module_and_back():
         assert task.spec is SPECS[name]
     with pytest.raises(
         ConfigError,
-        match=r"task: unknown task 'clusterin'; supported: anomaly, classification, clustering, recommendation",
+        match=r"task: unknown task 'clusterin'; supported: anomaly, classification, clustering, forecasting, "
+        r"recommendation",
     ):
         get_task("clusterin")
 

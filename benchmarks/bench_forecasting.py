@@ -28,6 +28,7 @@ import statistics
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,21 +76,28 @@ def run_statsforecast(train: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index() if "unique_id" not in out.columns else out
 
 
-def run_sparkwright(spark_train) -> pd.DataFrame:
-    from sparkwright.forecast.engine import SeriesColumns, forecasts
-    from sparkwright.forecast.series import ModelEntry, SeriesSettings
+def series_settings(models: tuple, windows: int, levels: tuple) -> Any:
+    """The engine's settings for the synthetic monthly series."""
+    from sparkwright.forecast.series import SeriesSettings
 
-    settings = SeriesSettings(
+    return SeriesSettings(
         freq="MS",
         season=SEASON,
         horizon=HORIZON,
         fill="interpolate",
         min_length=2 * SEASON,
-        windows=1,
+        windows=windows,
         step=HORIZON,
-        levels=(80, 95),
-        models=(ModelEntry("ets", "ets"),),
+        levels=levels,
+        models=models,
     )
+
+
+def run_sparkwright(spark_train) -> pd.DataFrame:
+    from sparkwright.forecast.engine import SeriesColumns, forecasts
+    from sparkwright.forecast.series import ModelEntry
+
+    settings = series_settings((ModelEntry("ets", "ets"),), windows=1, levels=(80, 95))
     out = forecasts(spark_train, SeriesColumns("ds", ("unique_id",), "y"), settings).toPandas()
     return out.rename(columns={"forecast": "AutoETS"})
 
@@ -142,18 +150,10 @@ def library_choice(train: pd.DataFrame, test: pd.DataFrame, series: int = 100) -
 
 def backtest_growth(spark, sizes: list[int], points: int) -> list[dict]:
     from sparkwright.forecast.engine import SeriesColumns, backtests
-    from sparkwright.forecast.series import ModelEntry, SeriesSettings
+    from sparkwright.forecast.series import ModelEntry
 
-    settings = SeriesSettings(
-        freq="MS",
-        season=SEASON,
-        horizon=HORIZON,
-        fill="interpolate",
-        min_length=2 * SEASON,
-        windows=3,
-        step=HORIZON,
-        levels=(),
-        models=(ModelEntry("baseline", "seasonal_naive"), ModelEntry("ets", "ets")),
+    settings = series_settings(
+        (ModelEntry("baseline", "seasonal_naive"), ModelEntry("ets", "ets")), windows=3, levels=()
     )
     out = []
     for size in sizes:

@@ -5,6 +5,7 @@ Run by ``run_checks`` with the other named checks, so ``sparkwright validate`` r
 
 from __future__ import annotations
 
+from sparkwright.config.columns import check_distinct_kept, refuse_tuning
 from sparkwright.config.schema import ProjectConfig
 from sparkwright.errors import ConfigError
 
@@ -32,17 +33,5 @@ def check_forecasting(config: ProjectConfig) -> None:
             "task forecasting needs a forecasting section with the horizon; add forecasting: {horizon: 12}.",
             "forecasting",
         )
-    named = [("time", data.time), ("label", data.label), *(("series", column) for column in data.series)]
-    for index, (key, column) in enumerate(named):
-        for other, same in named[:index]:
-            if same == column:
-                raise ConfigError(f"data.{other} and data.{key} both name column {column!r}.", f"data.{key}")
-        if column in data.drop:
-            raise ConfigError(f"data.{key} {column!r} is also listed in data.drop; remove it there.", "data.drop")
-    for section in ("tune", "search"):
-        if getattr(config, section) is not None:
-            raise ConfigError(
-                f"task forecasting does not {section} yet; remove the {section} section and list the models "
-                "(with their params) under models.",
-                section,
-            )
+    check_distinct_kept(config, [("time", data.time), ("label", data.label), *(("series", c) for c in data.series)])
+    refuse_tuning(config)

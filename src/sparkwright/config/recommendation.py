@@ -5,6 +5,7 @@ Run by ``run_checks`` with the other named checks, so ``sparkwright validate`` r
 
 from __future__ import annotations
 
+from sparkwright.config.columns import check_distinct_kept
 from sparkwright.config.schema import ProjectConfig
 from sparkwright.errors import ConfigError
 
@@ -36,15 +37,7 @@ def check_recommendation(config: ProjectConfig) -> None:
             "data.label.",
             "data.label",
         )
-    named = [(key, getattr(data, key)) for key in RATING_COLUMNS if getattr(data, key) is not None]
-    for index, (key, column) in enumerate(named):
-        for other, same in named[:index]:
-            if same == column:
-                raise ConfigError(
-                    f"data.{other} and data.{key} both name column {column!r}; give each its own.", f"data.{key}"
-                )
-        if column in data.drop:
-            raise ConfigError(f"data.{key} {column!r} is also listed in data.drop; remove it there.", "data.drop")
+    check_distinct_kept(config, [(key, getattr(data, key)) for key in RATING_COLUMNS if getattr(data, key) is not None])
     if implicit and config.metric in RATING_METRICS:
         raise ConfigError(
             f"metric {config.metric!r} judges predicted ratings, which implicit feedback does not have; choose one of "

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from sparkwright.config import ModelSpec, ProjectConfig
+from sparkwright.config.columns import refuse_tuning
 from sparkwright.errors import ConfigError
 from sparkwright.pipeline.flows.base import Flow, TrainingContext, TrainingOutcome, check_models
 from sparkwright.pipeline.results import BASELINE, ModelResult, TableRef
@@ -28,13 +29,7 @@ class AnomalyFlow(Flow):
                 "task anomaly trains the models you list; add e.g. models: [{type: isolation_forest}].", "models"
             )
         check_models(config)
-        for section in ("tune", "search"):
-            if getattr(config, section) is not None:
-                raise ConfigError(
-                    f"task anomaly does not {section} yet; remove the {section} section and list the models "
-                    "(with their params) under models.",
-                    section,
-                )
+        refuse_tuning(config)
         unlabelled = config.task_spec.unlabelled_metric
         if not config.data.label:
             if config.metric and config.metric != unlabelled:

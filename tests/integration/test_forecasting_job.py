@@ -55,14 +55,12 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
 def test_registered_forecaster_answers_the_run_without_spark(demo, spark):
     """The champion, loaded as pyfunc, refits the city's model on its history: the run's forecast, any horizon."""
     ws, _ = demo
+    from sparkwright.tracking import Tracker
     from sparkwright.workspace import Workspace
 
-    mlflow.set_tracking_uri(Workspace.resolve(ws).tracking_uri)
-    try:
-        model = mlflow.pyfunc.load_model("models:/txhousing@champion")
-        answer = model.predict(pd.DataFrame({"city": ["Abilene"], "horizon": [6]}))
-    finally:
-        mlflow.set_tracking_uri(None)
+    workspace = Workspace.resolve(ws)
+    model = Tracker(workspace.tracking_uri, workspace.artifacts).load_pyfunc("txhousing")  # the champion
+    answer = model.predict(pd.DataFrame({"city": ["Abilene"], "horizon": [6]}))
     champion = answer.model.iloc[0]
     table = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "forecasts"))
     expected = table.where(f"city = 'Abilene' AND model = '{champion}'").orderBy("month_start").toPandas().head(6)

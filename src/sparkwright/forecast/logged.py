@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import TrackingError
 from sparkwright.forecast import runtime
 from sparkwright.forecast.runtime import Forecaster
+from sparkwright.tracking import pinned_requirement
 
 if TYPE_CHECKING:
     from sparkwright.tracking import LoggedModel, Tracker
@@ -43,7 +43,7 @@ def save_forecast_model(forecaster: Forecaster, path: str | Path) -> Path:
     import mlflow.pyfunc
 
     target = Path(path)
-    requirements = [_pin(p) for p in ("mlflow", "numpy", "pandas", "pyarrow", "statsforecast")]
+    requirements = [pinned_requirement(p) for p in ("mlflow", "numpy", "pandas", "pyarrow", "statsforecast")]
     with tempfile.TemporaryDirectory(prefix="sparkwright-forecaster-") as folder:
         runtime_copy = Path(folder) / f"{RUNTIME_MODULE}.py"
         shutil.copyfile(runtime.__file__, runtime_copy)
@@ -80,10 +80,3 @@ def log_forecast_model(tracker: Tracker, run_id: str, forecaster: Forecaster) ->
         local = save_forecast_model(forecaster, Path(folder) / "model")
         tracker.client.log_artifacts(run_id, str(local), "model")
     return LoggedModel(run_id=run_id, model_uri=model_uri_of_run(run_id, "model"))
-
-
-def _pin(package: str) -> str | None:
-    try:
-        return f"{package}=={version(package)}"
-    except PackageNotFoundError:
-        return None

@@ -21,12 +21,11 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import ConfigError, DataError, ModelError, TrackingError
+from sparkwright.tracking import pinned_requirement
 from sparkwright.udf.routing import GroupKey, GroupRouter, group_key
 
 if TYPE_CHECKING:
@@ -308,7 +307,13 @@ def save_routing_model(router: GroupRouter, path: str | Path, *, signature: Any 
     from sparkwright.udf import routing
 
     target = Path(path)
-    requirements = [_pin("mlflow"), _pin("numpy"), _pin("pandas"), _pin("scikit-learn"), *extra_requirements]
+    requirements = [
+        pinned_requirement("mlflow"),
+        pinned_requirement("numpy"),
+        pinned_requirement("pandas"),
+        pinned_requirement("scikit-learn"),
+        *extra_requirements,
+    ]
     with tempfile.TemporaryDirectory(prefix="sparkwright-router-") as folder:
         runtime_copy = Path(folder) / f"{ROUTING_MODULE}.py"
         shutil.copyfile(routing.__file__, runtime_copy)
@@ -571,7 +576,7 @@ def _log(
         if options["per_group_runs"]:
             for record in table.to_dict("records"):
                 _log_group_run(tracker, experiment_id, run_id, record, groups, metric_columns)
-        requirement = _pin(spec.estimator.partition(".")[0].replace("sklearn", "scikit-learn"))
+        requirement = pinned_requirement(spec.estimator.partition(".")[0].replace("sklearn", "scikit-learn"))
         logged = log_routing_model(
             tracker,
             run_id,
@@ -634,13 +639,6 @@ def _metric_label(key: tuple) -> str:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
-
-
-def _pin(package: str) -> str | None:
-    try:
-        return f"{package}=={_version(package)}"
-    except PackageNotFoundError:
-        return None
 
 
 def _workspace_tracker() -> Tracker:

@@ -76,3 +76,26 @@ def test_regular_history_is_what_the_models_fit(monthly):
     assert sorted(rows.store.unique()) == ["a", "b"] and (rows.groupby("store").size() == 40).all()
     b = rows[rows.store == "b"].sort_values("month").units.to_numpy()
     assert b[10] == pytest.approx(b[9] + (b[12] - b[9]) / 3)  # interpolated
+
+
+def test_series_are_spread_over_every_task_slot_and_grouped_without_another_shuffle(spark):
+    """A small input would otherwise be coalesced into one partition by adaptive execution: one core fits
+    every series while the others idle."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.models.driver_data import task_slots
+    from sparkwright.models.partitions import PARTITIONS_PER_SLOT, spread_groups
+
+    frame = spark.createDataFrame([(f"s{i:03d}", float(t)) for i in range(60) for t in range(5)], "k string, v double")
+    spread = spread_groups(frame, ["k"])
+    partitions = task_slots(spark) * PARTITIONS_PER_SLOT
+    assert spread.rdd.getNumPartitions() == partitions
+    placed = spread.select("k", F.spark_partition_id().alias("p")).distinct().toPandas()
+    assert placed.groupby("k")["p"].nunique().max() == 1  # a series' points stay in one partition
+    per_partition = placed.groupby("p")["k"].count()
+    assert len(per_partition) == partitions and per_partition.max() <= 2 * per_partition.min()
+
+    grouped = spread.groupBy("k").applyInPandas(lambda f: f.head(1), "k string, v double")
+    plan = grouped._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("Exchange") == 1, plan  # groupBy reuses the range partitioning
+    assert grouped.count() == 60

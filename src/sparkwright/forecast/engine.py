@@ -1,4 +1,5 @@
-"""The Spark side: every series backtested or forecast on the executors, one ``applyInPandas`` group per series.
+"""The Spark side: every series backtested or forecast on the executors, one ``applyInPandas`` group per series,
+the series spread evenly over every task slot (``models.partitions``).
 
 The settings and models travel once in the function's closure; each group returns its rows with the series'
 key columns, so the results are DataFrames the flow aggregates, writes to Delta and logs.
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sparkwright.errors import DataError
 from sparkwright.forecast import series as one_series
+from sparkwright.models.partitions import spread_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,5 +95,5 @@ def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> 
             out[time_col] = pd.to_datetime(out[time_col])
         return out
 
-    selected = df.select(*[f"`{c}`" for c in (*keys, time_col, value_col)])
+    selected = spread_groups(df.select(*[f"`{c}`" for c in (*keys, time_col, value_col)]), keys)
     return selected.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_group, schema)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import ConfigError, DataError, ModelError, TrackingError
+from sparkwright.models.partitions import spread_groups
 from sparkwright.tracking import pinned_requirement
 from sparkwright.udf.routing import GroupKey, GroupRouter, group_key
 
@@ -236,7 +237,7 @@ def train_per_group(
     group_fields = [f"`{f.name}` {f.dataType.simpleString()}" for f in df.select(*groups).schema]
     schema = ", ".join([*group_fields, _RESULT_SCHEMA])
     started = time.perf_counter()
-    rows = data.groupBy(*groups).applyInPandas(_fit_function(options), schema).collect()
+    rows = spread_groups(data, groups).groupBy(*groups).applyInPandas(_fit_function(options), schema).collect()
     if not rows:
         raise DataError(f"no rows to train on: every row of {label!r} is null or NaN, or the DataFrame is empty.")
     log.info("fitted %d groups in %.1fs", len(rows), time.perf_counter() - started)

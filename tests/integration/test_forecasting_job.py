@@ -41,7 +41,7 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
     ws, _ = demo
     forecasts = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "forecasts")).toPandas()
     silver = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "silver")).toPandas()
-    assert set(forecasts.city) == set(silver.city) and set(forecasts.model) == {"baseline", "ets", "theta"}
+    assert set(forecasts.city) == set(silver.city) and set(forecasts.model) == {"baseline", "ets", "theta", "routed"}
     for (city, _), rows in forecasts.groupby(["city", "model"]):
         last = pd.Timestamp(silver.loc[silver.city == city, "month_start"].max())
         expected = pd.date_range(last, periods=13, freq="MS")[1:]
@@ -50,6 +50,42 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
     assert (forecasts.forecast <= forecasts.hi_80).all() and (forecasts.hi_80 <= forecasts.hi_95).all()
     backtests = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "backtests")).toPandas()
     assert set(backtests.status) == {"ok"} and sorted(backtests.window.unique()) == [0, 1, 2]
+
+
+def test_routing_forecasts_each_city_with_the_model_that_backtested_best_on_it(demo, spark, tmp_path):
+    ws, output = demo
+    lake = ws / "lake" / "txhousing"
+    routing = spark.read.format("delta").load(str(lake / "routing")).toPandas()
+    backtests = spark.read.format("delta").load(str(lake / "backtests")).toPandas()
+    mean_mase = backtests.groupby(["city", "model"])["mase"].mean()
+    for row in routing.itertuples():
+        assert row.model in {"baseline", "ets", "theta"}
+        assert row.score == pytest.approx(mean_mase[(row.city, row.model)])
+        assert row.score == pytest.approx(mean_mase[row.city].min())  # no model did better on that city
+    forecasts = spark.read.format("delta").load(str(lake / "forecasts")).toPandas()
+    routed = forecasts[forecasts.model == "routed"]
+    assert set(routed.city) == set(routing.city)
+    for row in routing.itertuples():
+        mine = routed[routed.city == row.city].sort_values("month_start").forecast.to_numpy()
+        chosen = forecasts[(forecasts.city == row.city) & (forecasts.model == row.model)]
+        assert mine == pytest.approx(chosen.sort_values("month_start").forecast.to_numpy())
+    assert "Routing by mase" in output and "routed" in output.split("Leaderboard", 1)[1]
+
+    from sparkwright.workspace import Workspace
+
+    client = mlflow.MlflowClient(Workspace.resolve(ws).tracking_uri)
+    (run,) = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "attributes.run_name = 'routed'"
+    )
+    assert json.loads(Path(client.download_artifacts(run.info.run_id, "routing.json")).read_text())["series"] == {
+        name: int((routing.model == name).sum()) for name in ("baseline", "ets", "theta")
+    }
+    model = mlflow.pyfunc.load_model(client.download_artifacts(run.info.run_id, "model", str(tmp_path)))
+    answer = model.predict(pd.DataFrame({"city": list(routing.city)}))
+    expected = forecasts[forecasts.model == "routed"].sort_values(["city", "month_start"])
+    answer = answer.sort_values(["city", "month_start"])
+    assert answer.forecast.to_numpy() == pytest.approx(expected.forecast.to_numpy(), rel=1e-6)
+    assert dict(zip(answer.city, answer.model, strict=False)) == dict(zip(routing.city, routing.model, strict=True))
 
 
 def test_registered_forecaster_answers_the_run_without_spark(demo, spark):

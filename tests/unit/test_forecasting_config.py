@@ -48,6 +48,10 @@ def test_a_valid_project_ranks_by_mase_with_defaults_from_the_frequency():
         ({"tune": {"space": {"ets": {"alpha": {"uniform": [0, 1]}}}}}, r"^tune: task forecasting does not tune yet"),
         ({"task": "regression"}, r"^forecasting: the forecasting section applies to task forecasting"),
         ({"task": "regression", "forecasting": None}, r"^data\.time: data\.time applies to task forecasting"),
+        (
+            {"forecasting": {"horizon": 6, "route": True, "backtest": {"windows": 1}}},
+            r"^forecasting\.backtest\.windows: forecasting\.route chooses .* needs at least 2 windows",
+        ),
     ],
 )
 def test_project_file_errors_name_the_path_and_the_fix(changes, message):

@@ -33,5 +33,11 @@ def check_forecasting(config: ProjectConfig) -> None:
             "task forecasting needs a forecasting section with the horizon; add forecasting: {horizon: 12}.",
             "forecasting",
         )
+    if config.forecasting.route and config.forecasting.backtest.windows < 2:
+        raise ConfigError(
+            "forecasting.route chooses each series' model on its earlier backtest windows and scores the choice on "
+            "the later ones, so it needs at least 2 windows; set forecasting.backtest.windows: 3 (or route: false).",
+            "forecasting.backtest.windows",
+        )
     check_distinct_kept(config, [("time", data.time), ("label", data.label), *(("series", c) for c in data.series)])
     refuse_tuning(config)

@@ -7,6 +7,7 @@ model that forecasts its series without Spark."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.config import ModelSpec, ProjectConfig
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_MODELS = (ModelSpec(type="ets"), ModelSpec(type="theta"))
 FORECASTS_TABLE = "forecasts"
 BACKTESTS_TABLE = "backtests"
+ROUTING_TABLE = "routing"
 # Series named in the run's list of series that failed or were too short.
 LISTED_PROBLEMS = 1000
 
@@ -55,21 +57,26 @@ class ForecastingFlow(Flow):
             backtested, scores, problems = _backtest(context, history, columns, settings)
         with context.stage("forecast", f"Forecasting {settings.horizon} points of every series"):
             forecasted = _forecast(context, history, columns, settings)
+        routing = _route(context, backtested, forecasted, columns, settings, scores) if _routes(config) else None
+        every = forecasted  # every model's forecast rows, the routed ones too
+        if routing is not None:
+            every = forecasted.unionByName(routing.forecasts, allowMissingColumns=True).drop("chosen")
         tables = {
             BACKTESTS_TABLE: _write(context, backtested, BACKTESTS_TABLE),
-            FORECASTS_TABLE: _write(
-                context, forecasted.where("status = 'ok'").drop("status", "message"), FORECASTS_TABLE
-            ),
+            FORECASTS_TABLE: _write(context, every.where("status = 'ok'").drop("status", "message"), FORECASTS_TABLE),
         }
+        if routing is not None:
+            tables[ROUTING_TABLE] = _write(context, routing.choice, ROUTING_TABLE)
         context.tracker.log_params(context.parent_id, lineage_params(tables))
         regular = _regular(history, columns, settings)
+        entries = [*settings.models, *([routing.entry] if routing is not None else [])]
         try:
             results = [
-                _log_model(context, entry, settings, columns, scores.get(entry.name), forecasted, regular)
-                for entry in settings.models
+                _log_model(context, entry, settings, columns, scores.get(entry.name), every, regular, routing)
+                for entry in entries
             ]
         finally:
-            for frame in (backtested, forecasted, regular):
+            for frame in (backtested, forecasted, regular, *([routing.choice] if routing is not None else [])):
                 frame.unpersist()
         context.tracker.log_metrics(
             context.parent_id, {"series_failed": problems["failed"], "series_too_short": problems["too_short"]}
@@ -151,6 +158,53 @@ def _regular(history: DataFrame, columns: SeriesColumns, settings: SeriesSetting
     return regular_history(history, columns, settings).cache()
 
 
+@dataclass(frozen=True)
+class Routing:
+    """The routed forecast: its leaderboard entry, each series' choice (cached) and the chosen forecasts."""
+
+    entry: Any
+    choice: DataFrame
+    forecasts: DataFrame
+    models: dict[str, Any]
+
+
+def _routes(config: ProjectConfig) -> bool:
+    return bool(config.forecasting and config.forecasting.route)
+
+
+def _route(
+    context: TrainingContext,
+    backtested: DataFrame,
+    forecasted: DataFrame,
+    columns: SeriesColumns,
+    settings: SeriesSettings,
+    scores: dict[str, dict[str, float]],
+) -> Routing:
+    """Each series' best model by its backtest (``forecast.routing``); the routed forecast's scores join
+    ``scores``, its choice per series is logged and counted per model."""
+    from sparkwright.forecast.routing import ROUTED, choose, routed_backtests, routed_forecasts
+    from sparkwright.forecast.series import ModelEntry
+    from sparkwright.tasks.forecasting import scores as scores_of
+
+    keys, metric = list(columns.series), context.config.selection_metric
+    names = [entry.name for entry in settings.models]
+    routed = scores_of(routed_backtests(backtested, keys, metric, names)).get(ROUTED)
+    if routed is not None:
+        scores[ROUTED] = routed
+    choice = choose(backtested, forecasted, keys, metric, names).cache()
+    counts = {r["model"]: r["count"] for r in choice.groupBy("model").count().collect()}
+    context.reporter.info(
+        "Routing by " + metric + ": " + ", ".join(f"{name} {counts[name]} series" for name in names if counts.get(name))
+    )
+    context.timings[f"backtest:{ROUTED}"] = sum(context.timings.get(f"backtest:{name}", 0.0) for name in names)
+    return Routing(
+        entry=ModelEntry(ROUTED, ROUTED),
+        choice=choice,
+        forecasts=routed_forecasts(forecasted, choice, keys),
+        models={entry.name: entry for entry in settings.models},
+    )
+
+
 def _write(context: TrainingContext, frame: DataFrame, name: str) -> TableRef:
     from sparkwright.data import write_table
 
@@ -166,6 +220,7 @@ def _log_model(
     metrics: dict[str, float] | None,
     forecasted: DataFrame,
     regular: DataFrame,
+    routing: Routing | None,
 ) -> ModelResult:
     """One model's nested run: params, backtest metrics, the history + forecast plot, and (not the baseline) its
     forecaster of every series it fitted."""
@@ -173,7 +228,6 @@ def _log_model(
 
     from sparkwright.forecast.logged import log_forecast_model
     from sparkwright.forecast.runtime import Forecaster
-    from sparkwright.models.forecasters import forecaster_type
     from sparkwright.tasks import get_task
     from sparkwright.tracking import model_uri_of_run
 
@@ -204,7 +258,13 @@ def _log_model(
             task.log_plots(tracker, run_id, entry.name, (panels, list(settings.levels)))
         model_uri = ""
         if not is_baseline:
-            class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, settings.season)
+            if routing is not None and entry.name == routing.entry.name:
+                chosen = {tuple(r[c] for c in columns.series): r["model"] for r in routing.choice.collect()}
+                counts = {name: list(chosen.values()).count(name) for name in routing.models}
+                tracker.log_dict(run_id, {"metric": context.config.selection_metric, "series": counts}, "routing.json")
+            else:
+                chosen = {tuple(r[c] for c in columns.series): entry.name for r in fitted.collect()}
+            models = {**(routing.models if routing is not None else {}), entry.name: entry}
             meta = {
                 "series": list(columns.series),
                 "time": columns.time,
@@ -213,11 +273,18 @@ def _log_model(
                 "horizon": settings.horizon,
                 "levels": list(settings.levels),
                 "models": [
-                    {"key": [r[c] for c in columns.series], "name": entry.name, "class": class_name, "kwargs": kwargs}
-                    for r in fitted.collect()
+                    _series_model(key, models[name], settings.season) for key, name in sorted(chosen.items(), key=str)
                 ],
             }
             log_forecast_model(tracker, run_id, Forecaster(meta, history_rows))
             model_uri = model_uri_of_run(run_id)
     fit_seconds = context.timings.get(f"backtest:{entry.name}", time.perf_counter() - started)
     return ModelResult(entry.name, model_type, run_id, metrics, dict(entry.params), model_uri, fit_seconds)
+
+
+def _series_model(key: tuple, entry: Any, season: int) -> dict[str, Any]:
+    """What the registered forecaster stores to refit ``entry``'s model on series ``key``."""
+    from sparkwright.models.forecasters import forecaster_type
+
+    class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, season)
+    return {"key": list(key), "name": entry.name, "class": class_name, "kwargs": kwargs}

@@ -33,7 +33,7 @@ def demo(tmp_path_factory):
 
 def test_demo_ranks_the_models_against_the_seasonal_naive_baseline(demo):
     _ws, output = demo
-    assert "Leaderboard (mase" in output and "baseline" in output and "ets" in output and "theta" in output
+    assert "Leaderboard (mase, backtest windows)" in output and "baseline" in output and "ets" in output and "theta" in output
     assert "Registered models:/txhousing/1" in output and "Forecast: mlflow.pyfunc.load_model" in output
 
 

@@ -225,7 +225,7 @@ def _run_and_report(
     with reporter.stage("session", "Starting Spark"):
         spark = get_session(master=master or config.spark.master, remote=remote or config.spark.remote, conf=spark_conf)
     result = run(config, spark=spark, workspace=workspace, reporter=reporter, data_version=data_version)
-    _print_result(result)
+    _print_result(result, config.task_spec.judged_on)
     return result
 
 
@@ -233,7 +233,7 @@ def _run_and_report(
 _HEADERS = {"accuracy": "acc", "precision": "prec", "recall": "rec", "log_loss": "logloss", "roc_auc": "auc"}
 
 
-def _print_result(result: RunResult) -> None:
+def _print_result(result: RunResult, judged_on: str) -> None:
     ingest, rows = result.ingest, result.cleanse_report.get("output_rows", 0)
     if ingest is None:
         silver = result.tables["silver"]
@@ -251,7 +251,7 @@ def _print_result(result: RunResult) -> None:
             f"({failures}) into {quality['quarantine_table']}"
         )
     table = Table(
-        title=f"Leaderboard ({result.metric}, test set)",
+        title=f"Leaderboard ({result.metric}, {judged_on})",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),

@@ -28,6 +28,8 @@ class TaskSpec:
     gain_metric: str | None = None
     # False: a project without models gets no budgeted search (the task has none).
     searchable: bool = True
+    # What the leaderboard's metrics were measured on.
+    judged_on: str = "test set"
 
     def higher_is_better(self, metric: str) -> bool:
         return self.metrics[metric]
@@ -120,5 +122,6 @@ TASKS: dict[str, TaskSpec] = {
         default_metric="mase",
         section="forecasting",
         searchable=False,
+        judged_on="backtest windows",
     ),
 }

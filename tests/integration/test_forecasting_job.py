@@ -33,7 +33,12 @@ def demo(tmp_path_factory):
 
 def test_demo_ranks_the_models_against_the_seasonal_naive_baseline(demo):
     _ws, output = demo
-    assert "Leaderboard (mase, backtest windows)" in output and "baseline" in output and "ets" in output and "theta" in output
+    assert (
+        "Leaderboard (mase, backtest windows)" in output
+        and "baseline" in output
+        and "ets" in output
+        and "theta" in output
+    )
     assert "Registered models:/txhousing/1" in output and "Forecast: mlflow.pyfunc.load_model" in output
 
 
@@ -150,3 +155,60 @@ def result_tracking(tmp_path: Path) -> str:
     from sparkwright.workspace import Workspace
 
     return Workspace.resolve(tmp_path / "ws").tracking_uri
+
+
+def test_exogenous_columns_drive_arima_in_backtests_forecasts_and_the_registered_model(spark, tmp_path):
+    """Sales that jump in promotion months: ARIMA with the promotion as a regressor (its future values from
+    forecasting.future) beats the same ARIMA without it, and the registered model takes the future rows."""
+    rng = np.random.default_rng(3)
+    months = pd.date_range("2016-01-01", periods=60, freq="MS")
+    ahead = pd.date_range(months[-1], periods=7, freq="MS")[1:]
+    rows, future = [], []
+    for store in ("north", "south"):
+        promo = rng.integers(0, 2, len(months) + 6).astype(float)
+        for t, at in enumerate(months):
+            rows.append((store, at.date().isoformat(), 100 + 40 * promo[t] + rng.normal(0, 2), promo[t]))
+        future += [(store, at.date().isoformat(), promo[len(months) + i]) for i, at in enumerate(ahead)]
+    pd.DataFrame(rows, columns=["store", "month", "units", "promo"]).to_csv(tmp_path / "units.csv", index=False)
+    pd.DataFrame(future, columns=["store", "month", "promo"]).to_csv(tmp_path / "future.csv", index=False)
+    project = {
+        "name": "promos",
+        "task": "forecasting",
+        "data": {
+            "source": {"path": str(tmp_path / "units.csv")},
+            "time": "month",
+            "series": ["store"],
+            "label": "units",
+        },
+        "explore": {"enabled": False},
+        "forecasting": {
+            "horizon": 6,
+            "frequency": "MS",
+            "exogenous": ["promo"],
+            "future": {"path": str(tmp_path / "future.csv")},
+        },
+        "models": [{"name": "arima_promo", "type": "arima"}, {"type": "theta"}],
+        "register": {"name": "promos"},
+        "workspace": str(tmp_path / "ws"),
+    }
+    result = sparkwright.run(project, spark=spark)
+    scores = {m.name: m.metrics["mae"] for m in result.models}
+    assert scores["arima_promo"] < 0.5 * scores["theta"], scores  # the promotion explains the jumps
+    forecasts = spark.read.format("delta").load(result.tables["forecasts"].path).toPandas()
+    arima = forecasts[forecasts.model == "arima_promo"].sort_values(["store", "month"])
+    promo = pd.DataFrame(future, columns=["store", "month", "promo"]).sort_values(["store", "month"])
+    assert len(arima) == 12
+    lifted = arima.forecast.to_numpy()[promo.promo.to_numpy() == 1].mean()
+    plain = arima.forecast.to_numpy()[promo.promo.to_numpy() == 0].mean()
+    assert lifted - plain == pytest.approx(40, abs=5)
+
+    from sparkwright.tracking import Tracker
+    from sparkwright.workspace import Workspace
+
+    workspace = Workspace.resolve(tmp_path / "ws")
+    model = Tracker(workspace.tracking_uri, workspace.artifacts).load_pyfunc("promos")
+    request = promo.assign(month=pd.to_datetime(promo.month))
+    answer = model.predict(request).sort_values(["store", "month"])
+    assert answer.forecast.to_numpy() == pytest.approx(arima.forecast.to_numpy(), rel=1e-6)
+    with pytest.raises(Exception, match="uses exogenous columns; send one row per point"):
+        model.predict(pd.DataFrame({"store": ["north"]}))

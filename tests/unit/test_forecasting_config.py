@@ -49,6 +49,19 @@ def test_a_valid_project_ranks_by_mase_with_defaults_from_the_frequency():
         ({"task": "regression"}, r"^forecasting: the forecasting section applies to task forecasting"),
         ({"task": "regression", "forecasting": None}, r"^data\.time: data\.time applies to task forecasting"),
         (
+            {"forecasting": {"horizon": 6, "exogenous": ["promo"]}},
+            r"^forecasting\.future: exogenous columns need their values for the points to forecast; add forecasting\."
+            r"future: \{path: \.\.\.\} with the series columns, data\.time and promo",
+        ),
+        (
+            {"forecasting": {"horizon": 6, "future": {"path": "f.csv"}}},
+            r"^forecasting\.future: forecasting\.future gives the future values of exogenous columns; name them",
+        ),
+        (
+            {"forecasting": {"horizon": 6, "exogenous": ["store"], "future": {"path": "f.csv"}}},
+            r"^forecasting\.exogenous: data\.series and forecasting\.exogenous both name column 'store'",
+        ),
+        (
             {"forecasting": {"horizon": 6, "route": True, "backtest": {"windows": 1}}},
             r"^forecasting\.backtest\.windows: forecasting\.route chooses .* needs at least 2 windows",
         ),
@@ -73,3 +86,17 @@ def test_project_file_errors_name_the_path_and_the_fix(changes, message):
 def test_model_errors_are_found_without_spark(models, message):
     with pytest.raises(ConfigError, match=message):
         validate_models(parse_project(_project(models=models)))
+
+
+def test_exogenous_columns_need_a_model_that_uses_them():
+    config = parse_project(
+        _project(
+            forecasting={"horizon": 6, "exogenous": ["promo"], "future": {"path": "f.csv"}},
+            models=[{"type": "ets"}, {"type": "theta"}],
+        )
+    )
+    with pytest.raises(ConfigError, match=r"^forecasting\.exogenous: no listed model uses exogenous columns"):
+        validate_models(config)
+    validate_models(
+        config.model_copy(update={"models": [*config.models, config.models[0].model_copy(update={"type": "arima"})]})
+    )

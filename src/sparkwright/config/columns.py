@@ -7,19 +7,24 @@ from sparkwright.errors import ConfigError
 
 
 def check_distinct_kept(config: ProjectConfig, named: list[tuple[str, str]]) -> None:
-    """Each ``(data key, column)`` names its own column, and none is dropped.
+    """Each ``(key, column)`` names its own column, and none is dropped; a key is a ``data`` key, or a path
+    with a dot (``forecasting.exogenous``).
 
     Raises:
-        ConfigError: Path ``data.<key>`` (two keys, one column) or ``data.drop``.
+        ConfigError: Path of the key (two keys, one column) or ``data.drop``.
     """
+
+    def path(key: str) -> str:
+        return key if "." in key else f"data.{key}"
+
     for index, (key, column) in enumerate(named):
         for other, same in named[:index]:
             if same == column:
                 raise ConfigError(
-                    f"data.{other} and data.{key} both name column {column!r}; give each its own.", f"data.{key}"
+                    f"{path(other)} and {path(key)} both name column {column!r}; give each its own.", path(key)
                 )
         if column in config.data.drop:
-            raise ConfigError(f"data.{key} {column!r} is also listed in data.drop; remove it there.", "data.drop")
+            raise ConfigError(f"{path(key)} {column!r} is also listed in data.drop; remove it there.", "data.drop")
 
 
 def refuse_tuning(config: ProjectConfig) -> None:

@@ -39,5 +39,28 @@ def check_forecasting(config: ProjectConfig) -> None:
             "the later ones, so it needs at least 2 windows; set forecasting.backtest.windows: 3 (or route: false).",
             "forecasting.backtest.windows",
         )
-    check_distinct_kept(config, [("time", data.time), ("label", data.label), *(("series", c) for c in data.series)])
+    exogenous = [("forecasting.exogenous", c) for c in config.forecasting.exogenous]
+    check_distinct_kept(
+        config, [("time", data.time), ("label", data.label), *(("series", c) for c in data.series), *exogenous]
+    )
+    _check_exogenous(config)
     refuse_tuning(config)
+
+
+def _check_exogenous(config: ProjectConfig) -> None:
+    """Exogenous columns come with their future values, and future values with exogenous columns (that a model
+    uses them is checked with the models: ``ForecastingFlow.check``)."""
+    forecasting = config.forecasting
+    assert forecasting is not None
+    if forecasting.future is not None and not forecasting.exogenous:
+        raise ConfigError(
+            "forecasting.future gives the future values of exogenous columns; name them in forecasting.exogenous, "
+            "or remove forecasting.future.",
+            "forecasting.future",
+        )
+    if forecasting.exogenous and forecasting.future is None:
+        raise ConfigError(
+            "exogenous columns need their values for the points to forecast; add forecasting.future: {path: ...} "
+            "with the series columns, data.time and " + ", ".join(forecasting.exogenous) + ".",
+            "forecasting.future",
+        )

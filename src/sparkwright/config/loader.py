@@ -30,9 +30,10 @@ def load_project(path: str | os.PathLike[str]) -> ProjectConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file} is not valid YAML: {exc}") from exc
     config = parse_project(raw)
-    source = config.data.source
-    if "://" not in source.path and not Path(source.path).is_absolute():
-        source.path = str((file.parent / source.path).resolve())
+    future = config.forecasting.future if config.forecasting else None
+    for source in (config.data.source, *([future] if future else [])):
+        if "://" not in source.path and not Path(source.path).is_absolute():
+            source.path = str((file.parent / source.path).resolve())
     return config
 
 

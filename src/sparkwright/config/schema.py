@@ -277,6 +277,15 @@ class ForecastingConfig(_Strict):
     route: bool = Field(
         default=False, description="Forecast each series with the model that backtested best on it (logged)."
     )
+    exogenous: list[str] = Field(
+        default=[],
+        description="Numeric columns known in advance (prices, promotions, holidays) that the models taking "
+        "regressors (arima) use; their values for the points to forecast come from forecasting.future.",
+    )
+    future: SourceConfig | None = Field(
+        default=None,
+        description="Rows with the series columns, data.time and the exogenous columns for the points to forecast.",
+    )
 
     @field_validator("levels")
     @classmethod

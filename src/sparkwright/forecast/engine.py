@@ -8,7 +8,7 @@ key columns, so the results are DataFrames the flow aggregates, writes to Delta 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sparkwright.errors import DataError
 from sparkwright.forecast import series as one_series
@@ -20,26 +20,39 @@ if TYPE_CHECKING:
 
     from sparkwright.forecast.series import SeriesSettings
 
+_FUTURE = "__sparkwright_future"
 _STATUS = "model string, status string, message string"
 _BACKTEST = f"{_STATUS}, window int, points double, sae double, sse double, smape double, mase double, seconds double"
 
 
+class Past(NamedTuple):
+    """A series' observed rows in its group: times, values and the exogenous columns (None without them)."""
+
+    times: pd.Series
+    values: pd.Series
+    exogenous: pd.DataFrame | None
+
+
 @dataclass(frozen=True)
 class SeriesColumns:
-    """The project's ``data.time``, ``data.series`` (one or more key columns) and ``data.label``."""
+    """The project's ``data.time``, ``data.series`` (one or more key columns), ``data.label`` and
+    ``forecasting.exogenous``."""
 
     time: str
     series: tuple[str, ...]
     value: str
+    exogenous: tuple[str, ...] = ()
 
-    def check(self, df: DataFrame) -> None:
-        """Raises: DataError: a configured column is not in ``df``."""
-        for key, names in (("time", [self.time]), ("series", list(self.series)), ("label", [self.value])):
+    def check(self, df: DataFrame, future: bool = False) -> None:
+        """Raises: DataError: a configured column is not in ``df`` (``future``: the forecasting.future rows)."""
+        named = [("data.time", [self.time]), ("data.series", list(self.series))]
+        named += [] if future else [("data.label", [self.value])]
+        named += [("forecasting.exogenous", list(self.exogenous))]
+        where = "forecasting.future" if future else "the data"
+        for key, names in named:
             for name in names:
                 if name not in df.columns:
-                    raise DataError(
-                        f"data.{key}: column {name!r} is not in the data; columns: {', '.join(df.columns)}."
-                    )
+                    raise DataError(f"{key}: column {name!r} is not in {where}; columns: {', '.join(df.columns)}.")
 
     def key_schema(self, df: DataFrame) -> str:
         types = dict(df.dtypes)
@@ -50,43 +63,69 @@ def backtests(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -
     """One row per series, model and window (see :func:`sparkwright.forecast.series.backtest`)."""
     columns.check(df)
     schema = f"{columns.key_schema(df)}, {_BACKTEST}"
-    return _per_series(df, columns, schema, lambda key, frame: one_series.backtest(key, *frame, settings))
+    return _per_series(
+        df,
+        columns,
+        schema,
+        lambda key, past, _: one_series.backtest(key, past.times, past.values, settings, past.exogenous),
+    )
 
 
-def forecasts(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -> DataFrame:
-    """One row per series, model and future time, with the interval bounds ``lo_<level>`` / ``hi_<level>``."""
+def forecasts(
+    df: DataFrame, columns: SeriesColumns, settings: SeriesSettings, future: DataFrame | None = None
+) -> DataFrame:
+    """One row per series, model and future time, with the interval bounds ``lo_<level>`` / ``hi_<level>``;
+    ``future``: the exogenous columns' values at the points to forecast (series columns, time, exogenous)."""
     columns.check(df)
+    if future is not None:
+        columns.check(future, future=True)
     bounds = ", ".join(f"lo_{level} double, hi_{level} double" for level in settings.levels)
     schema = f"{columns.key_schema(df)}, {_STATUS}, `{columns.time}` timestamp, forecast double" + (
         f", {bounds}" if bounds else ""
     )
-    return _per_series(df, columns, schema, lambda key, frame: one_series.forecast(key, *frame, settings))
+    return _per_series(
+        df,
+        columns,
+        schema,
+        lambda key, past, ahead: one_series.forecast(key, past.times, past.values, settings, past.exogenous, ahead),
+        future,
+    )
 
 
 def regular_history(df: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -> DataFrame:
-    """Every series that can be fitted as it is fitted: regular, gaps filled (``series columns, time, value``)."""
+    """Every series that can be fitted as it is fitted: regular, gaps filled (``series columns, time, value,
+    exogenous``)."""
     columns.check(df)
-    schema = f"{columns.key_schema(df)}, `{columns.time}` timestamp, `{columns.value}` double"
+    exogenous = "".join(f", `{c}` double" for c in columns.exogenous)
+    schema = f"{columns.key_schema(df)}, `{columns.time}` timestamp, `{columns.value}` double{exogenous}"
 
-    def rows(key, frame):
-        for row in one_series.regular_rows(key, *frame, settings):
+    def rows(key, past, _):
+        for row in one_series.regular_rows(key, past.times, past.values, settings, past.exogenous):
             row[columns.value] = row.pop("value")
             yield row
 
     return _per_series(df, columns, schema, rows)
 
 
-def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> DataFrame:
+def _per_series(
+    df: DataFrame, columns: SeriesColumns, schema: str, rows_of, future: DataFrame | None = None
+) -> DataFrame:
+    """``rows_of(key, (times, values, exogenous frame or None), future rows or None)`` on every series' group;
+    the ``future`` rows (time and exogenous columns) travel in the same group, marked."""
     import pandas as pd
+    from pyspark.sql import functions as F
 
-    time_col, value_col, keys = columns.time, columns.value, list(columns.series)
+    time_col, value_col, keys, exogenous = columns.time, columns.value, list(columns.series), list(columns.exogenous)
     names = [f.strip().split(" ")[0].strip("`") for f in schema.split(",")]
 
     def per_group(key: tuple, frame: pd.DataFrame) -> pd.DataFrame:
         import statsforecast.models  # noqa: F401  (imported before any model is timed)
 
         frame = frame.dropna(subset=[time_col])
-        rows = list(rows_of(key, (pd.to_datetime(frame[time_col]), frame[value_col])))
+        ahead, frame = frame[frame[_FUTURE]], frame[~frame[_FUTURE]]
+        past = Past(pd.to_datetime(frame[time_col]), frame[value_col], frame[exogenous] if exogenous else None)
+        upcoming = ahead[[time_col, *exogenous]].rename(columns={time_col: "time"}) if len(ahead) else None
+        rows = list(rows_of(key, past, upcoming))
         if not rows:  # object columns: Arrow reads an empty one as any type (an empty float one it cannot)
             return pd.DataFrame({name: pd.Series([], dtype="object") for name in names})
         out = pd.DataFrame([{**dict(zip(keys, row.pop("key"), strict=True)), **row} for row in rows])
@@ -95,5 +134,11 @@ def _per_series(df: DataFrame, columns: SeriesColumns, schema: str, rows_of) -> 
             out[time_col] = pd.to_datetime(out[time_col])
         return out
 
-    selected = spread_groups(df.select(*[f"`{c}`" for c in (*keys, time_col, value_col)]), keys)
-    return selected.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_group, schema)
+    fields = [f"`{c}`" for c in (*keys, time_col, value_col, *exogenous)]
+    selected = df.select(*fields, F.lit(False).alias(_FUTURE))
+    if future is not None:
+        ahead = future.withColumn(value_col, F.lit(None).cast("double")).select(*fields, F.lit(True).alias(_FUTURE))
+        ahead = ahead.join(df.select(*fields[: len(keys)]).distinct(), keys, "left_semi")  # series with a past
+        selected = selected.unionByName(ahead)
+    spread = spread_groups(selected, keys)
+    return spread.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_group, schema)

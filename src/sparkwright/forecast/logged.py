@@ -23,14 +23,20 @@ FORECASTER_KEY = "sparkwright_forecaster"
 
 
 def signature(forecaster: Forecaster) -> Any:
-    """Inputs: the series columns (their pandas types) and an optional ``horizon``."""
+    """Inputs: the series columns (their pandas types) and an optional ``horizon``; with exogenous columns, the
+    time and their values (optional: only the series whose model uses them need them)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, Schema
 
     frame = forecaster.history_frame()
     types = {"i": DataType.long, "u": DataType.long, "f": DataType.double, "b": DataType.boolean}
     columns = [ColSpec(types.get(frame[c].dtype.kind, DataType.string), c) for c in forecaster.series]
-    return ModelSignature(inputs=Schema([*columns, ColSpec(DataType.long, runtime.HORIZON_COL, required=False)]))
+    columns.append(ColSpec(DataType.long, runtime.HORIZON_COL, required=False))
+    exogenous = list(forecaster.meta.get("exogenous", []))
+    if exogenous:  # rows of the points to forecast, for the models that use them
+        columns.append(ColSpec(DataType.datetime, forecaster.time, required=False))
+        columns += [ColSpec(DataType.double, c, required=False) for c in exogenous]
+    return ModelSignature(inputs=Schema(columns))
 
 
 def save_forecast_model(forecaster: Forecaster, path: str | Path) -> Path:

@@ -90,37 +90,69 @@ class Forecaster:
     def forecast(self, requests: pd.DataFrame) -> pd.DataFrame:
         """One row per requested series and future time: the series columns, the time, ``model``, ``forecast``
         and ``lo_<level>`` / ``hi_<level>``. A ``horizon`` column sets a series' horizon (default: the run's).
+        A series whose model uses exogenous columns takes one request row per point to forecast, with the time
+        and the exogenous values (its horizon is the number of rows).
 
         Raises:
             UnknownSeriesError: Series the model has no model for (listed), or a missing series column.
+            ValueError: (sparkwright's DataError) exogenous values missing for a model that uses them.
         """
         missing = [c for c in self.series if c not in requests.columns]
         if missing:
             raise UnknownSeriesError(f"the requests lack series column(s) {missing}; send {self.series}.")
-        wanted: dict[tuple[Any, ...], int] = {}
-        for _, row in requests.iterrows():
+        wanted: dict[tuple[Any, ...], list[Any]] = {}
+        for index, row in requests.iterrows():
             key = series_key([row[c] for c in self.series])
             horizon = row.get(HORIZON_COL, None) if HORIZON_COL in requests.columns else None
-            wanted[key] = int(horizon) if horizon is not None and not _is_nan(horizon) else int(self.meta["horizon"])
+            given = int(horizon) if horizon is not None and not _is_nan(horizon) else int(self.meta["horizon"])
+            wanted.setdefault(key, [given, []])[1].append(index)
         unknown = [k for k in wanted if k not in self._models]
         if unknown:
             shown = ", ".join(map(str, unknown[:_SHOWN])) + (" ..." if len(unknown) > _SHOWN else "")
             raise UnknownSeriesError(f"{len(unknown)} series the model was not fitted on: {shown}.")
-        frames = [self._one(key, horizon) for key, horizon in wanted.items()]
+        frames = [
+            self._one(key, horizon, self._future(key, requests.loc[rows])) for key, (horizon, rows) in wanted.items()
+        ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=self._columns())
 
-    def _one(self, key: tuple[Any, ...], horizon: int) -> pd.DataFrame:
+    def _future(self, key: tuple[Any, ...], rows: pd.DataFrame) -> pd.DataFrame | None:
+        """The request rows of a series whose model uses exogenous columns (time, values), else None."""
+        exogenous = list(self.meta.get("exogenous", []))
+        if not self._models[key].get("exogenous"):
+            return None
+        missing = [c for c in (self.time, *exogenous) if c not in rows.columns]
+        if missing or rows[[self.time, *exogenous]].isna().to_numpy().any():
+            raise _BaseError(
+                f"series {key}: its model ({self._models[key]['name']}) uses exogenous columns; send one row per "
+                f"point to forecast with {self.time!r} and the values of {exogenous}"
+                + (f" (missing: {missing})." if missing else " (some are empty).")
+            )
+        return rows[[self.time, *exogenous]].sort_values(self.time)
+
+    def _one(self, key: tuple[Any, ...], horizon: int, future: pd.DataFrame | None = None) -> pd.DataFrame:
         import statsforecast.models
 
+        entry, past = self._models[key], self._history[key]
+        last = pd.Timestamp(past[self.time].iloc[-1])
+        extra: dict[str, Any] = {}
+        if future is not None:
+            horizon = len(future)
+            expected = pd.date_range(last, periods=horizon + 1, freq=self.meta["freq"])[1:]
+            got = pd.DatetimeIndex(pd.to_datetime(future[self.time]))
+            if not got.equals(expected):
+                raise _BaseError(
+                    f"series {key}: the exogenous rows must be the {horizon} points after {last.date()} "
+                    f"({expected[0].date()} ... {expected[-1].date()}), one each; got {list(got.date)}."
+                )
+            exogenous = list(self.meta["exogenous"])
+            extra = {"X": past[exogenous].to_numpy(float), "X_future": future[exogenous].to_numpy(float)}
         if horizon < 1:
             raise _BaseError(f"horizon must be at least 1, got {horizon} for series {key}.")
-        entry, past = self._models[key], self._history[key]
         model = getattr(statsforecast.models, entry["class"])(**entry["kwargs"])
         levels = list(self.meta["levels"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = model.forecast(y=past[self.value].to_numpy(float), h=horizon, level=levels or None)
-        last = pd.Timestamp(past[self.time].iloc[-1])
+            out = model.forecast(y=past[self.value].to_numpy(float), h=horizon, level=levels or None, **extra)
         times = pd.date_range(last, periods=horizon + 1, freq=self.meta["freq"])[1:]
         frame = pd.DataFrame({c: [v] * horizon for c, v in zip(self.series, key, strict=True)})
         frame[self.time] = times

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sparkwright.models.forecasters import build
+from sparkwright.models.forecasters import build, forecaster_type
 from sparkwright.tasks.forecasting import OK, window_errors
 
 FILL_RULES = ("interpolate", "previous", "zero")
@@ -46,6 +46,7 @@ class SeriesSettings:
     step: int
     levels: tuple[int, ...]
     models: tuple[ModelEntry, ...]
+    exogenous: tuple[str, ...] = ()
 
     def origins(self, length: int) -> list[int]:
         """The backtest windows' origins (the first forecast point's position) for a series of ``length``, oldest
@@ -73,26 +74,83 @@ def regular(times: pd.Series, values: pd.Series, settings: SeriesSettings) -> pd
     return series.interpolate(limit_direction="both")
 
 
+def regular_exogenous(
+    times: pd.Series, exogenous: pd.DataFrame | None, grid: pd.DatetimeIndex, settings: SeriesSettings
+) -> np.ndarray | None:
+    """The exogenous columns on the series' grid (rows x columns), gaps filled by ``settings.fill``; None without
+    exogenous columns."""
+    if exogenous is None or not len(exogenous.columns):
+        return None
+    frame = exogenous.astype(float).set_axis(pd.DatetimeIndex(times), axis=0).groupby(level=0).mean()
+    frame = frame.reindex(grid)
+    if settings.fill == "zero":
+        frame = frame.fillna(0.0)
+    elif settings.fill == "previous":
+        frame = frame.ffill().bfill()
+    else:
+        frame = frame.interpolate(limit_direction="both")
+    return frame.to_numpy(float)
+
+
+def future_exogenous(future: pd.DataFrame | None, times: pd.DatetimeIndex, columns: tuple[str, ...]) -> np.ndarray:
+    """The exogenous values at the future ``times`` (rows x columns) from ``future`` (``time`` + columns).
+
+    Raises:
+        ValueError: A time or a value is missing (named).
+    """
+    given = pd.DataFrame(columns=["time", *columns]) if future is None else future
+    frame = given.set_index(pd.DatetimeIndex(given["time"]))[list(columns)].astype(float)
+    frame = frame.groupby(level=0).mean().reindex(times)
+    missing = frame.isna()
+    if missing.to_numpy().any():
+        at = missing.any(axis=1).idxmax()
+        column = next(c for c in columns if missing.loc[at, c])
+        raise ValueError(
+            f"forecasting.future has no value of {column!r} at {at.date() if at == at.normalize() else at} for this "
+            f"series (it needs {len(times)} points from {times[0].date()})"
+        )
+    return frame.to_numpy(float)
+
+
+def uses_exogenous(entry: ModelEntry, settings: SeriesSettings) -> bool:
+    return bool(settings.exogenous) and forecaster_type(entry.type).takes_exogenous
+
+
 def forecast_values(
-    entry: ModelEntry, history: np.ndarray, settings: SeriesSettings, levels=()
+    entry: ModelEntry,
+    history: np.ndarray,
+    settings: SeriesSettings,
+    levels=(),
+    X: np.ndarray | None = None,
+    X_future: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"mean": ..., "lo-80": ..., ...}`` of ``entry`` fitted on ``history``, ``settings.horizon`` steps ahead."""
+    """``{"mean": ..., "lo-80": ..., ...}`` of ``entry`` fitted on ``history``, ``settings.horizon`` steps ahead;
+    with the exogenous values ``X`` (history) and ``X_future`` when the model uses them."""
     model = build(entry.type, entry.params, settings.season)
+    extra = {"X": X, "X_future": X_future} if X is not None and uses_exogenous(entry, settings) else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = model.forecast(y=history, h=settings.horizon, level=list(levels) or None)
+        out = model.forecast(y=history, h=settings.horizon, level=list(levels) or None, **extra)
     return {key: np.asarray(value, dtype=float) for key, value in out.items()}
 
 
-def backtest(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSettings) -> Iterator[dict[str, Any]]:
+def backtest(
+    key: tuple,
+    times: pd.Series,
+    values: pd.Series,
+    settings: SeriesSettings,
+    exogenous: pd.DataFrame | None = None,
+) -> Iterator[dict[str, Any]]:
     """One row per model and window: ``status`` and, when ``ok``, the window's errors and fit seconds; one
-    ``too_short`` row (model None) when the series has no window."""
+    ``too_short`` row (model None) when the series has no window. A model that uses exogenous columns sees
+    their actual values in the window (the future values it is given when forecasting)."""
     try:
         series = regular(times, values, settings)
     except ValueError as exc:
         yield _status_row(key, None, FAILED, str(exc))
         return
     y = series.to_numpy()
+    X = regular_exogenous(times, exogenous, series.index, settings)
     origins = settings.origins(len(y))
     if not origins:
         yield _status_row(key, None, TOO_SHORT, _too_short(len(y), settings))
@@ -100,8 +158,9 @@ def backtest(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSe
     for entry in settings.models:
         for window, origin in enumerate(origins):
             started = time.perf_counter()
+            window_x = {} if X is None else {"X": X[:origin], "X_future": X[origin : origin + settings.horizon]}
             try:
-                predicted = forecast_values(entry, y[:origin], settings)["mean"]
+                predicted = forecast_values(entry, y[:origin], settings, **window_x)["mean"]
             except Exception as exc:  # one model on one series: reported, never the end of the run
                 yield _status_row(key, entry.name, FAILED, _error(exc), window=window)
                 break
@@ -111,9 +170,17 @@ def backtest(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSe
             yield row
 
 
-def forecast(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSettings) -> Iterator[dict[str, Any]]:
+def forecast(
+    key: tuple,
+    times: pd.Series,
+    values: pd.Series,
+    settings: SeriesSettings,
+    exogenous: pd.DataFrame | None = None,
+    future: pd.DataFrame | None = None,
+) -> Iterator[dict[str, Any]]:
     """One row per model and future time with the forecast and its interval bounds; a status row (time None)
-    for a model that failed or a series too short to fit."""
+    for a model that failed or a series too short to fit. ``future``: ``time`` and the exogenous columns at the
+    points to forecast (a model that uses them fails on a series without them, the others go on)."""
     try:
         series = regular(times, values, settings)
     except ValueError as exc:
@@ -122,14 +189,18 @@ def forecast(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSe
     if len(series) < settings.min_length:
         yield _status_row(key, None, TOO_SHORT, _too_short(len(series), settings))
         return
-    future = pd.date_range(series.index[-1], periods=settings.horizon + 1, freq=settings.freq)[1:]
+    future_times = pd.date_range(series.index[-1], periods=settings.horizon + 1, freq=settings.freq)[1:]
+    X = regular_exogenous(times, exogenous, series.index, settings)
     for entry in settings.models:
         try:
-            out = forecast_values(entry, series.to_numpy(), settings, settings.levels)
+            given = {}
+            if X is not None and uses_exogenous(entry, settings):
+                given = {"X": X, "X_future": future_exogenous(future, future_times, settings.exogenous)}
+            out = forecast_values(entry, series.to_numpy(), settings, settings.levels, **given)
         except Exception as exc:
             yield _status_row(key, entry.name, FAILED, _error(exc))
             continue
-        for step, at in enumerate(future):
+        for step, at in enumerate(future_times):
             row = _status_row(key, entry.name, OK, None)
             row["time"] = at
             row["forecast"] = out["mean"][step]
@@ -139,17 +210,23 @@ def forecast(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSe
             yield row
 
 
-def regular_rows(key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSettings) -> Iterator[dict[str, Any]]:
-    """The series as it is fitted (regular, gaps filled), one row per point; nothing for a series that cannot be
-    fitted (off the grid, or shorter than ``min_length``)."""
+def regular_rows(
+    key: tuple, times: pd.Series, values: pd.Series, settings: SeriesSettings, exogenous: pd.DataFrame | None = None
+) -> Iterator[dict[str, Any]]:
+    """The series as it is fitted (regular, gaps filled), one row per point with its exogenous values; nothing
+    for a series that cannot be fitted (off the grid, or shorter than ``min_length``)."""
     try:
         series = regular(times, values, settings)
     except ValueError:
         return
     if len(series) < settings.min_length:
         return
-    for at, value in series.items():
-        yield {"key": key, "time": at, "value": value}
+    X = regular_exogenous(times, exogenous, series.index, settings)
+    for index, (at, value) in enumerate(series.items()):
+        row = {"key": key, "time": at, "value": value}
+        if X is not None:
+            row.update(zip(settings.exogenous, X[index], strict=True))
+        yield row
 
 
 def _status_row(key: tuple, model: str | None, status: str, message: str | None, **extra: Any) -> dict[str, Any]:

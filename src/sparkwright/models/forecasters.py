@@ -32,6 +32,8 @@ class ForecasterType(ModelType):
     uses_features: ClassVar[bool] = False
     statsforecast_class: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {}
+    # Fits on the project's exogenous columns (forecasting.exogenous) as regressors.
+    takes_exogenous: ClassVar[bool] = False
 
     def _class(self) -> type:
         return getattr(importlib.import_module("statsforecast.models"), self.statsforecast_class)
@@ -107,6 +109,7 @@ class ArimaForecaster(ForecasterType):
 
     name = "arima"
     statsforecast_class = "AutoARIMA"
+    takes_exogenous = True
     defaults: ClassVar[dict[str, Any]] = {
         "max_p": 3,
         "max_q": 3,

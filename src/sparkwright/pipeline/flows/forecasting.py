@@ -25,14 +25,26 @@ DEFAULT_MODELS = (ModelSpec(type="ets"), ModelSpec(type="theta"))
 FORECASTS_TABLE = "forecasts"
 BACKTESTS_TABLE = "backtests"
 ROUTING_TABLE = "routing"
+FUTURE_REJECTS_TABLE = "future_rejects"
 # Series named in the run's list of series that failed or were too short.
 LISTED_PROBLEMS = 1000
 
 
 class ForecastingFlow(Flow):
     def check(self, config: ProjectConfig) -> None:
-        """The listed models are forecasting model types with valid params (the rest: ``check_forecasting``)."""
+        """The listed models are forecasting model types with valid params, and one of them uses the exogenous
+        columns if there are any (the rest: ``check_forecasting``)."""
+        from sparkwright.errors import ConfigError
+        from sparkwright.models.forecasters import forecaster_type
+
         check_models(config)
+        exogenous = config.forecasting.exogenous if config.forecasting else []
+        if exogenous and not any(forecaster_type(s.type).takes_exogenous for s in config.models or DEFAULT_MODELS):
+            raise ConfigError(
+                "no listed model uses exogenous columns; add one that does (type: arima), or remove "
+                "forecasting.exogenous.",
+                "forecasting.exogenous",
+            )
 
     def next_step(self, config: ProjectConfig, model_uri: str) -> str | None:
         keys = ", ".join(f"'{c}': [...]" for c in config.data.series)
@@ -45,7 +57,8 @@ class ForecastingFlow(Flow):
         from sparkwright.forecast.engine import SeriesColumns
 
         config = context.config
-        columns = SeriesColumns(config.data.time or "", tuple(config.data.series), config.data.label or "")
+        exogenous = tuple(config.forecasting.exogenous) if config.forecasting else ()
+        columns = SeriesColumns(config.data.time or "", tuple(config.data.series), config.data.label or "", exogenous)
         history = context.train.unionByName(context.test)
         with context.stage("frequency", "Reading the series' frequency"):
             settings = _settings(config, history, columns)
@@ -109,6 +122,7 @@ def _settings(config: ProjectConfig, history: DataFrame, columns: SeriesColumns)
         step=step,
         levels=tuple(forecasting.levels),
         models=tuple(ModelEntry(spec.display_name, spec.type, dict(spec.params)) for spec in specs),
+        exogenous=columns.exogenous,
     )
 
 
@@ -147,9 +161,30 @@ def _backtest(
 def _forecast(context: TrainingContext, history: DataFrame, columns: SeriesColumns, settings: SeriesSettings):
     from sparkwright.forecast.engine import forecasts
 
-    forecasted = forecasts(history, columns, settings).cache()
+    forecasted = forecasts(history, columns, settings, _future(context, history, columns)).cache()
     forecasted.count()
     return forecasted
+
+
+def _future(context: TrainingContext, history: DataFrame, columns: SeriesColumns) -> DataFrame | None:
+    """The ``forecasting.future`` rows (the exogenous columns' values ahead), typed as the history's columns;
+    rows the source cannot parse are set aside in its rejects table, as for the project's source."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.data import read_source, write_rejects
+
+    source = context.config.forecasting.future if context.config.forecasting else None
+    if source is None:
+        return None
+    rows, rejected = read_source(context.spark, source)
+    rejected_rows = rejected.count()
+    write_rejects(rejected, context.workspace.table_path(context.config.name, FUTURE_REJECTS_TABLE), rows=rejected_rows)
+    if rejected_rows:
+        context.reporter.info(f"! {rejected_rows} rows of forecasting.future set aside in {FUTURE_REJECTS_TABLE}")
+    types = dict(history.dtypes)
+    columns.check(rows, future=True)
+    named = [*columns.series, columns.time, *columns.exogenous]
+    return rows.select(*[F.col(f"`{c}`").cast(types[c]).alias(c) for c in named])
 
 
 def _regular(history: DataFrame, columns: SeriesColumns, settings: SeriesSettings) -> DataFrame:
@@ -272,9 +307,8 @@ def _log_model(
                 "freq": settings.freq,
                 "horizon": settings.horizon,
                 "levels": list(settings.levels),
-                "models": [
-                    _series_model(key, models[name], settings.season) for key, name in sorted(chosen.items(), key=str)
-                ],
+                "exogenous": list(settings.exogenous),
+                "models": [_series_model(key, models[name], settings) for key, name in sorted(chosen.items(), key=str)],
             }
             log_forecast_model(tracker, run_id, Forecaster(meta, history_rows))
             model_uri = model_uri_of_run(run_id)
@@ -282,9 +316,16 @@ def _log_model(
     return ModelResult(entry.name, model_type, run_id, metrics, dict(entry.params), model_uri, fit_seconds)
 
 
-def _series_model(key: tuple, entry: Any, season: int) -> dict[str, Any]:
+def _series_model(key: tuple, entry: Any, settings: SeriesSettings) -> dict[str, Any]:
     """What the registered forecaster stores to refit ``entry``'s model on series ``key``."""
+    from sparkwright.forecast.series import uses_exogenous
     from sparkwright.models.forecasters import forecaster_type
 
-    class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, season)
-    return {"key": list(key), "name": entry.name, "class": class_name, "kwargs": kwargs}
+    class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, settings.season)
+    return {
+        "key": list(key),
+        "name": entry.name,
+        "class": class_name,
+        "kwargs": kwargs,
+        "exogenous": uses_exogenous(entry, settings),
+    }

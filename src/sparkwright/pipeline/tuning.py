@@ -69,7 +69,9 @@ def check_tune_spaces(config: ProjectConfig) -> None:
         space = parse_space(raw, path, config.tune.method)
         model_type = get_model_type(specs[name].type, config.task)
         for param, distribution in space.items():
-            model_type.validate_params({param: _representative(distribution)}, path, config.task)
+            # With the model's own params: an sklearn space is checked against its estimator, not the default one.
+            own = {k: v for k, v in specs[name].params.items() if k not in space}
+            model_type.validate_params({**own, param: _representative(distribution)}, path, config.task)
 
 
 def tune_model(

@@ -117,3 +117,15 @@ def test_validate_command_checks_tuning_without_spark(tmp_path):
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "tune.space.random_forest.numTrees: must be an integer >= 1, got 0" in done.stderr
+
+
+def test_a_tuned_sklearn_space_is_checked_against_the_models_own_estimator():
+    ridge = [{"type": "sklearn", "params": {"estimator": "sklearn.linear_model.Ridge"}}]
+    raw = _raw(task="regression", metric="rmse", models=ridge, tune={"space": {"sklearn": {"alpha": [0.1, 1.0]}}})
+    raw["tune"]["method"] = "grid"
+    _validate(raw)  # alpha is Ridge's (the default estimator, HistGradientBoosting, has none)
+    raw["tune"]["space"]["sklearn"] = {"max_depth": [2, 4]}
+    with pytest.raises(
+        ConfigError, match=r"^tune\.space\.sklearn\.max_depth: unknown parameter for sklearn\.linear_model"
+    ):
+        _validate(raw)

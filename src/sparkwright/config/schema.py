@@ -314,10 +314,11 @@ class TuneConfig(_Strict):
         default=None, ge=1, description="Stop after this many trials without improvement."
     )
     parallelism: int = Field(default=1, ge=1, description="Trials (or grid points / folds) evaluated at once.")
-    trials: Literal["auto", "serial", "spark", "parallel"] = Field(
+    trials: Literal["auto", "serial", "spark", "parallel", "joblib-spark"] = Field(
         default="auto",
         description="hyperopt trial executor: serial (Trials), spark (SparkTrials), parallel (sparkwright's "
-        "low-overhead parallel executor); auto: serial for distributed models, parallel for single-node ones.",
+        "low-overhead parallel executor); auto: serial for distributed models, parallel for single-node ones. "
+        "joblib-spark (method: grid, single-node models): the grid's fits as joblib tasks on Spark (joblibspark).",
     )
     folds: int = Field(
         default=3, ge=0, description="k-fold cross-validation; 0 or 1: one train/validation split instead."

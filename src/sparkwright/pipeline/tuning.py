@@ -69,7 +69,45 @@ def check_tune_spaces(config: ProjectConfig) -> None:
         space = parse_space(raw, path, config.tune.method)
         model_type = get_model_type(specs[name].type, config.task)
         for param, distribution in space.items():
-            model_type.validate_params({param: _representative(distribution)}, path, config.task)
+            # With the model's own params: an sklearn space is checked against its estimator, not the default one.
+            own = {k: v for k, v in specs[name].params.items() if k not in space}
+            model_type.validate_params({**own, param: _representative(distribution)}, path, config.task)
+    if config.tune.trials == "joblib-spark":
+        _check_joblib_spark(config, [specs[name] for name in config.tune.space])
+
+
+def _check_joblib_spark(config: ProjectConfig, tuned: list[ModelSpec]) -> None:
+    """``trials: joblib-spark`` ships a grid's single-node fits to Spark tasks through joblib: check it can."""
+    from sparkwright.models import get_model_type
+    from sparkwright.tune._joblib import require_joblibspark
+
+    tune = config.tune
+    assert tune is not None
+    if tune.method != "grid":
+        raise ConfigError(
+            f"trials: joblib-spark runs a grid's point x fold fits as one joblib batch; method: {tune.method} "
+            "proposes points one at a time from earlier results, which that batch cannot follow. Use "
+            "method: grid, or trials: parallel (one Spark job per trial on a cluster).",
+            "tune.trials",
+        )
+    for spec in tuned:
+        model_type = get_model_type(spec.type, config.task)
+        if not model_type.single_node:
+            raise ConfigError(
+                f"trials: joblib-spark sends single-node fits (type: sklearn, lightgbm) to Spark tasks, but model "
+                f"{spec.display_name!r} (type: {spec.type}) is fitted through Spark itself (Spark ML / xgboost.spark), "
+                "which cannot run inside a Spark task; use trials: auto (serial / threads run its grid), or tune only "
+                "single-node models in this project's tune.space.",
+                "tune.trials",
+            )
+    if tune.parallelism < 2:
+        raise ConfigError(
+            f"trials: joblib-spark needs parallelism >= 2 (joblib runs n_jobs=1 on the driver, not in Spark), got "
+            f"{tune.parallelism}; set tune.parallelism to the Spark task slots to fill, e.g. the cluster's executor "
+            "cores.",
+            "tune.parallelism",
+        )
+    require_joblibspark()
 
 
 def tune_model(
@@ -181,14 +219,16 @@ def _search(
     tune = config.tune
     assert tune is not None
     if tune.method == "grid":
+        executor = "joblib-spark" if tune.trials == "joblib-spark" else "threads"
         grid = grid_search(
             lambda params, fold: evaluate(params, fold)[0],
             space,
             folds=n_folds if n_folds > 1 else 1,
             parallelism=tune.parallelism,
             on_result=logger.grid_point,
+            executor=executor,
         )
-        return {"executor": f"threads({tune.parallelism})", "stopped_by": "grid", "seconds": grid.seconds}
+        return {"executor": f"{executor}({tune.parallelism})", "stopped_by": "grid", "seconds": grid.seconds}
 
     executor = resolve_trials(tune.trials, distributed=not single_node, parallelism=tune.parallelism)
 

@@ -3,6 +3,7 @@ hand-written ``applyInPandas`` loop, the library choice (statsforecast vs statsm
 cost growth with the number of series.
 
     .venv/bin/python benchmarks/bench_forecasting.py [--series 1000] [--points 120] [--growth 100,1000,10000]
+        [--growth-windows 2]
 
 Data: synthetic monthly series (seeded NumPy): a level, a trend, a 12-month season and noise, each series its
 own; the last 12 points of each are held out and judged by sMAPE.
@@ -14,8 +15,8 @@ own; the last 12 points of each are held out and judged by sMAPE.
    contender runs once untimed, then ``--repeats`` times alternating; medians compared.
 2. **Library**: statsforecast's ``AutoETS`` against statsmodels' ``ETSModel`` (additive error, trend and
    season, fitted by maximum likelihood) on the first 100 series in one process: seconds per series, sMAPE.
-3. **Backtest growth**: ``forecast.engine.backtests`` (seasonal naive + ETS, 3 windows of 12) for each size in
-   ``--growth``: seconds and seconds per series.
+3. **Backtest growth**: ``forecast.engine.backtests`` (seasonal naive + ETS, ``--growth-windows`` windows of 12)
+   for each size in ``--growth``: seconds and seconds per series.
 
 Prints the tables; writes benchmarks/results/forecasting.json.
 """
@@ -148,12 +149,12 @@ def library_choice(train: pd.DataFrame, test: pd.DataFrame, series: int = 100) -
     return results
 
 
-def backtest_growth(spark, sizes: list[int], points: int) -> list[dict]:
+def backtest_growth(spark, sizes: list[int], points: int, windows: int) -> list[dict]:
     from sparkwright.forecast.engine import SeriesColumns, backtests
     from sparkwright.forecast.series import ModelEntry
 
     settings = series_settings(
-        (ModelEntry("baseline", "seasonal_naive"), ModelEntry("ets", "ets")), windows=3, levels=()
+        (ModelEntry("baseline", "seasonal_naive"), ModelEntry("ets", "ets")), windows=windows, levels=()
     )
     out = []
     for size in sizes:
@@ -174,6 +175,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--growth", default="100,1000,10000")
+    parser.add_argument("--growth-windows", type=int, default=2, help="backtest windows in the growth runs")
     args = parser.parse_args()
 
     from sparkwright.session import get_session
@@ -213,7 +215,7 @@ def main() -> None:
     library = library_choice(train, test)
     for name, row in library.items():
         print(f"  {name:32s} {1000 * row['seconds_per_series']:7.1f} ms per series, sMAPE {row['smape']:.3f}")
-    growth = backtest_growth(spark, [int(s) for s in args.growth.split(",") if s], args.points)
+    growth = backtest_growth(spark, [int(s) for s in args.growth.split(",") if s], args.points, args.growth_windows)
     out = {"args": vars(args), "ets": table, "library": library, "backtest_growth": growth}
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)

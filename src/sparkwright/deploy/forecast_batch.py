@@ -41,7 +41,8 @@ def forecast_batch(spark: SparkSession, loaded: RegisteredForecaster, source: st
     rows, rejected, input_id = read_input(spark, source, loaded.inputs)
     check_request_columns(loaded, rows.columns)
     asked = [*loaded.series, *([HORIZON_COL] if HORIZON_COL in rows.columns else [])]
-    requests = rows.select(*[F.col(f"`{c}`") for c in asked], F.to_json(F.struct(*asked)).alias(RAW_COL))
+    columns = [F.col(f"`{c}`") for c in asked]
+    requests = rows.select(*columns, F.to_json(F.struct(*columns)).alias(RAW_COL))
     shipped = _broadcast((loaded.forecaster, frozenset(loaded.forecaster.keys)))
     try:
         forecasts = _forecast_requests(requests, loaded, shipped)

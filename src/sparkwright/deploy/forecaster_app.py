@@ -55,9 +55,10 @@ def create_forecaster_app(
             return self
 
     def answer(requests: pd.DataFrame) -> dict[str, Any]:
-        repeated = requests.drop_duplicates()[series].duplicated(keep=False)
+        unique = requests.drop_duplicates()
+        repeated = unique[series].duplicated(keep=False)
         if repeated.any():
-            keys = sorted({tuple(k) for k in requests.drop_duplicates()[series][repeated].itertuples(index=False)})
+            keys = list(dict.fromkeys(unique[series][repeated].itertuples(index=False, name=None)))
             raise HTTPException(422, f"series requested more than once with different horizons: {keys}.")
         try:
             out = forecaster.forecast(requests)

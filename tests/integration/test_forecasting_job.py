@@ -1,10 +1,16 @@
 """Task forecasting end to end on real Spark, Delta and MLflow: the txhousing demo through the CLI (backtests,
-leaderboard, forecasts table, registered forecaster without Spark), and through the Python API a project
-whose series include one that fails and one too short, reported with their keys instead of ending the run."""
+leaderboard, forecasts table, registered forecaster without Spark, ``sparkwright predict`` and ``serve`` with
+it), and through the Python API a project whose series include one that fails and one too short, reported
+with their keys instead of ending the run."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -109,6 +115,103 @@ def test_registered_forecaster_answers_the_run_without_spark(demo, spark):
     assert answer.forecast.to_numpy() == pytest.approx(expected.forecast.to_numpy(), rel=1e-6)
     with pytest.raises(Exception, match="not fitted on: \\('Nowhere',\\)"):
         model.predict(pd.DataFrame({"city": ["Nowhere"]}))
+
+
+def predict(ws: Path, *args: str):
+    return runner.invoke(app, ["predict", *args, "--workspace", str(ws)], catch_exceptions=False)
+
+
+def _forecasts(spark, ws: Path, table: str) -> pd.DataFrame:
+    return spark.read.format("delta").load(str(ws / "lake" / "txhousing" / table)).toPandas()
+
+
+def test_predict_writes_the_runs_forecasts_and_a_rerun_replaces_them(demo, spark, tmp_path):
+    ws, _ = demo
+    run = _forecasts(spark, ws, "forecasts")
+    keys = tmp_path / "cities.csv"
+    keys.write_text("city\n" + "\n".join(sorted(set(run.city))) + "\n")
+    args = ["--model", "models:/txhousing@champion", "--input", str(keys), "--output", "txhousing/predicted"]
+    first = predict(ws, *args)
+    assert first.exit_code == 0, first.output
+    assert "60 forecast rows of the series in" in first.output and "(version 0)" in first.output
+    predicted = _forecasts(spark, ws, "predicted")
+    [champion] = set(predicted.model)
+    expected = run[run.model == champion]
+    joined = expected.merge(predicted, on=["city", "month_start"], suffixes=("_run", ""), validate="one_to_one")
+    assert len(joined) == len(predicted) == len(expected) == 5 * 12
+    for column in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95"):
+        assert joined[column].to_numpy() == pytest.approx(joined[f"{column}_run"].to_numpy(), rel=1e-9, abs=1e-9)
+    lineage = predicted[["_model_name", "_model_version", "_model_uri", "_input"]].drop_duplicates()
+    assert lineage.values.tolist() == [["txhousing", 1, "models:/txhousing/1", str(keys.resolve())]]
+    again = predict(ws, *args)
+    assert again.exit_code == 0 and "(version 1)" in again.output
+    assert len(_forecasts(spark, ws, "predicted")) == 60  # replaced, not appended
+
+
+def test_predict_takes_any_horizon_and_sets_unknown_series_aside(demo, spark, tmp_path):
+    ws, _ = demo
+    run = _forecasts(spark, ws, "forecasts")
+    requests = tmp_path / "requests.csv"
+    requests.write_text("city,horizon\nAbilene,24\nNowhere,3\n")
+    outcome = predict(ws, "--model", "models:/txhousing@champion", "--input", str(requests),
+                      "--output", "txhousing/longer")  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    assert "24 forecast rows" in outcome.output and "1 row set aside" in outcome.output
+    longer = _forecasts(spark, ws, "longer").sort_values("month_start")
+    [champion] = set(longer.model)
+    expected = run[(run.city == "Abilene") & (run.model == champion)].sort_values("month_start")
+    assert len(longer) == 24 and set(longer.city) == {"Abilene"}
+    assert longer.forecast.head(12).to_numpy() == pytest.approx(expected.forecast.to_numpy(), rel=1e-9)
+    [reject] = _forecasts(spark, ws, "longer_rejects").itertuples()
+    assert "Nowhere" in reject._1 and "('Nowhere',) is not one the model was fitted on (5 series)" in reject._2
+
+    towns = tmp_path / "towns.csv"
+    towns.write_text("town\nAbilene\n")
+    missing = predict(ws, "--model", "models:/txhousing@champion", "--input", str(towns), "--output", "x/y")
+    assert missing.exit_code == 3
+    message = " ".join(missing.output.split())
+    assert "the input lacks the series column(s) ['city'] of the forecasting model models:/txhousing/1" in message
+    assert "an optional 'horizon'" in message
+
+
+def test_serve_answers_forecasts_over_http(demo, spark):
+    import httpx
+
+    ws, _ = demo
+    port = _free_port()
+    command = [str(Path(sys.executable).with_name("sparkwright")), "serve", "--model", "models:/txhousing@champion",
+               "--port", str(port), "--workspace", str(ws)]  # fmt: skip
+    env = {**os.environ, "SPARKWRIGHT_SERVE_TOKEN": "t0ken"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer t0ken"}
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read()) from None
+                time.sleep(0.2)
+        body = {"series": [{"city": "Abilene"}], "horizon": 3}
+        answer = httpx.post(f"{url}/predict", json=body, headers=auth, timeout=30).json()["forecasts"]
+        unknown = httpx.post(f"{url}/predict", json={"series": [{"city": "Nowhere"}]}, headers=auth, timeout=30)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    run = _forecasts(spark, ws, "forecasts")
+    expected = run[(run.city == "Abilene") & (run.model == answer[0]["model"])].sort_values("month_start").head(3)
+    assert [row["month_start"] for row in answer] == [t.isoformat() for t in expected.month_start]
+    assert [row["forecast"] for row in answer] == pytest.approx(list(expected.forecast), rel=1e-9)
+    assert unknown.status_code == 422 and "Nowhere" in unknown.text
+    assert "Serving forecaster models:/txhousing/1 (5 series)" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_a_failing_and_a_short_series_are_reported_and_the_others_forecast(spark, tmp_path):

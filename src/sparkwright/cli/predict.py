@@ -34,7 +34,11 @@ def predict(
     conf: ConfOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Score a table or files with a registered model into a Delta table; a rerun replaces its earlier rows."""
+    """Score a table or files with a registered model into a Delta table; a rerun replaces its earlier rows.
+
+    With a forecasting model the rows name series (their key columns, optionally a horizon) and the output
+    holds their forecasts.
+    """
     configure_logging(verbose)
     with user_errors():
         from sparkwright.deploy.batch import score_batch
@@ -46,8 +50,9 @@ def predict(
         with console.status("Scoring ..."):
             spark = get_session(master=master, conf=parse_spark_conf(conf))
             result = score_batch(spark, registry, model, source, target)
+        done = "forecast rows of the series in" if result.forecasts else "rows of"
         console.print(
-            f"[green]✓[/] {result.rows:,} rows of {result.input_id} scored with {result.model_uri} into "
+            f"[green]✓[/] {result.rows:,} {done} {result.input_id} scored with {result.model_uri} into "
             f"{result.output} (version {result.version})",
             soft_wrap=True,
         )

@@ -45,6 +45,8 @@ def serve(
     with user_errors():
         import uvicorn
 
+        from sparkwright.deploy.forecaster import load_forecaster
+        from sparkwright.deploy.forecaster_app import create_forecaster_app
         from sparkwright.deploy.recommender_app import create_recommender_app
         from sparkwright.deploy.serve import WORKER_CONFIG_ENV, create_app, load_served_model, worker_config
 
@@ -59,20 +61,30 @@ def serve(
             app_ = create_recommender_app(recommender, token=token, max_body_bytes=max_body_bytes)
             uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning", access_log=verbose)
             return
-        with console.status("Loading the model ..."):
-            # Loaded here even with --workers: errors show before any worker starts, and a Spark model is
-            # exported once, here, not by every worker.
-            served = load_served_model(registry, model)
-        how = " through its NumPy export (no Spark)" if served.details.get("exported") else ""
         processes = f" in {workers} processes" if workers > 1 else ""
-        console.print(
-            f"Serving models:/{served.name}/{served.version}{how} on http://{host}:{port}{processes} "
-            f"(docs: /docs{', bearer token required' if token else ''}). Ctrl+C stops.",
-            soft_wrap=True,
-        )
+        served: Any = load_forecaster(registry, model)
+        if served is not None:
+            console.print(
+                f"Serving forecaster {served.uri} ({len(served.forecaster.keys):,} series) on http://{host}:{port}"
+                f"{processes} (POST /predict, GET /forecast; docs: /docs). Ctrl+C stops.",
+                soft_wrap=True,
+            )
+            create: Any = create_forecaster_app
+        else:
+            with console.status("Loading the model ..."):
+                # Loaded here even with --workers: errors show before any worker starts, and a Spark model is
+                # exported once, here, not by every worker.
+                served = load_served_model(registry, model)
+            how = " through its NumPy export (no Spark)" if served.details.get("exported") else ""
+            console.print(
+                f"Serving models:/{served.name}/{served.version}{how} on http://{host}:{port}{processes} "
+                f"(docs: /docs{', bearer token required' if token else ''}). Ctrl+C stops.",
+                soft_wrap=True,
+            )
+            create = create_app
     options = {"host": host, "port": port, "log_level": "info" if verbose else "warning", "access_log": verbose}
     if workers == 1:
-        uvicorn.run(create_app(served, token=token, max_body_bytes=max_body_bytes), **options)
+        uvicorn.run(create(served, token=token, max_body_bytes=max_body_bytes), **options)
         return
     # uvicorn starts each worker by importing the app by name; the worker reads what to serve from here.
     os.environ[WORKER_CONFIG_ENV] = worker_config(registry, served, token=token, max_body_bytes=max_body_bytes)

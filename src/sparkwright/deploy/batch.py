@@ -42,7 +42,11 @@ _SPARK_TYPES = {
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What a batch scoring wrote: the output table's new version, rows scored and rejected."""
+    """What a batch scoring wrote: the output table's new version, rows scored and rejected.
+
+    Attributes:
+        forecasts: The rows are forecasts (a forecasting model: one row per series and future time).
+    """
 
     model_uri: str
     output: str
@@ -51,6 +55,7 @@ class BatchResult:
     rejected: int
     rejects_table: str | None
     input_id: str
+    forecasts: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,14 @@ def load_spark_model(registry: Registry, model: str) -> LoadedModel:
     Raises:
         ModelError: Unknown model, version or alias; or a model without the Spark flavour.
     """
+    info = registry.resolve(parse_model_ref(model))
+    return _spark_model_in(info, registry.tracker.download_model(info.source))
+
+
+def _spark_model_in(info: VersionInfo, local: Path) -> LoadedModel:
     import mlflow.spark
     from mlflow.models import Model
 
-    info = registry.resolve(parse_model_ref(model))
-    local = registry.tracker.download_model(info.source)
     metadata = Model.load(str(local / "MLmodel"))
     if "spark" not in metadata.flavors:
         raise ModelError(
@@ -97,12 +105,17 @@ def load_spark_model(registry: Registry, model: str) -> LoadedModel:
         )
     from sparkwright.data.preparation import MODEL_INPUT_KEY
 
+    inputs, optional = signature_inputs(metadata)
+    takes = (metadata.metadata or {}).get(MODEL_INPUT_KEY, "silver")
+    return LoadedModel(info, mlflow.spark.load_model(str(local)), inputs, optional, takes)
+
+
+def signature_inputs(metadata: Any) -> tuple[dict[str, str], frozenset[str]]:
+    """An MLflow model's input columns (name -> Spark SQL type, in signature order) and the optional ones."""
     schema = metadata.get_input_schema()
     columns = schema.inputs if schema else []
     inputs = {c.name: _SPARK_TYPES.get(getattr(c.type, "name", str(c.type)), "string") for c in columns}
-    optional = frozenset(c.name for c in columns if not c.required)
-    takes = (metadata.metadata or {}).get(MODEL_INPUT_KEY, "silver")
-    return LoadedModel(info, mlflow.spark.load_model(str(local)), inputs, optional, takes)
+    return inputs, frozenset(c.name for c in columns if not c.required)
 
 
 def read_input(spark: SparkSession, source: str, types: dict[str, str]) -> tuple[DataFrame, DataFrame | None, str]:
@@ -150,7 +163,8 @@ def _file_columns(spark: SparkSession, source: Any) -> list[str]:
 def score_batch(spark: SparkSession, registry: Registry, model: str, source: str, output: str) -> BatchResult:
     """Score ``source`` with ``model`` into the Delta table ``output`` (replacing this input's earlier rows).
 
-    Malformed file rows go to ``<output>_rejects`` with their reason; the rest are scored.
+    Malformed file rows go to ``<output>_rejects`` with their reason; the rest are scored. A forecasting model
+    forecasts the series its rows name instead (:func:`sparkwright.deploy.forecast_batch.forecast_batch`).
 
     Raises:
         ModelError: The model cannot be found or loaded.
@@ -158,13 +172,42 @@ def score_batch(spark: SparkSession, registry: Registry, model: str, source: str
     """
     from pyspark.sql import functions as F
 
-    from sparkwright.data import write_rejects, write_table
+    from sparkwright.deploy.forecast_batch import forecast_batch
+    from sparkwright.deploy.forecaster import forecaster_in
 
-    loaded = load_spark_model(registry, model)
+    info = registry.resolve(parse_model_ref(model))
+    local = registry.tracker.download_model(info.source)
+    forecaster = forecaster_in(info, local)
+    if forecaster is not None:
+        return forecast_batch(spark, forecaster, source, output)
+    loaded = _spark_model_in(info, local)
     rows, rejected, input_id = read_input(spark, source, loaded.inputs)
     check_input_columns(loaded, rows.columns)
     provenance = [F.lit(input_id).alias(INPUT_COL), F.current_timestamp().alias("_scored_at")]
-    scored = score_frame(loaded, rows, rows.columns, provenance).cache()
+    result = write_scored(score_frame(loaded, rows, rows.columns, provenance), rejected, output, input_id)
+    log.info("scored %d rows of %s with %s into %s v%d", result.rows, input_id, loaded.uri, output, result.version)
+    return BatchResult(loaded.uri, output, result.version, result.rows, result.rejected, result.rejects_table, input_id)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_scored` wrote."""
+
+    version: int
+    rows: int
+    rejected: int
+    rejects_table: str | None
+
+
+def write_scored(scored: DataFrame, rejected: DataFrame | None, output: str, input_id: str) -> Written:
+    """Write the rows of ``scored`` without a ``REASON_COL`` to ``output``, replacing the earlier rows of
+    ``input_id`` in one commit, and the refused ones (with the malformed file rows ``rejected``, which this
+    unpersists) to ``<output>_rejects`` with their reasons."""
+    from pyspark.sql import functions as F
+
+    from sparkwright.data import write_rejects, write_table
+
+    scored = scored.cache()
     try:
         accepted = scored.where(F.col(REASON_COL).isNull()).drop(REASON_COL, RAW_COL)
         count = accepted.count()
@@ -183,8 +226,7 @@ def score_batch(spark: SparkSession, registry: Registry, model: str, source: str
         scored.unpersist()
         if rejected is not None:
             rejected.unpersist()
-    log.info("scored %d rows of %s with %s into %s v%d", count, input_id, loaded.uri, output, version)
-    return BatchResult(loaded.uri, output, version, count, rejected_rows, rejects_table, input_id)
+    return Written(version, count, rejected_rows, rejects_table)
 
 
 def check_input_columns(loaded: LoadedModel, columns: list[str]) -> None:

@@ -230,8 +230,12 @@ def bearer_guard(token: str | None) -> list[Any]:
     return [Depends(authorised)]
 
 
-def worker_config(registry: Registry, served: ServedModel, *, token: str | None, max_body_bytes: int) -> str:
+def worker_config(registry: Registry, served: Any, *, token: str | None, max_body_bytes: int) -> str:
     """What a worker process of ``sparkwright serve --workers N`` needs to build the same app, as JSON.
+
+    Args:
+        served: A :class:`ServedModel`, or a forecasting model's
+            :class:`~sparkwright.deploy.forecaster.RegisteredForecaster` (served by its own app).
 
     The version is pinned (an alias that moves while the workers start does not split them), and the
     export already exists, so no worker starts Spark.
@@ -241,6 +245,7 @@ def worker_config(registry: Registry, served: ServedModel, *, token: str | None,
             "tracking_uri": registry.tracker.tracking_uri,
             "artifacts": str(registry.tracker.artifact_root) if registry.tracker.artifact_root else None,
             "model": f"models:/{served.name}/{served.version}",
+            "forecaster": not isinstance(served, ServedModel),
             "token": token,
             "max_body_bytes": max_body_bytes,
         }
@@ -253,8 +258,13 @@ def worker_app() -> Any:
 
     config = json.loads(os.environ[WORKER_CONFIG_ENV])
     registry = Registry(Tracker(config["tracking_uri"], config["artifacts"]))
-    served = load_served_model(registry, config["model"], export_if_needed=False)
-    return create_app(served, token=config["token"], max_body_bytes=config["max_body_bytes"])
+    options = {"token": config["token"], "max_body_bytes": config["max_body_bytes"]}
+    if config.get("forecaster"):
+        from sparkwright.deploy.forecaster import load_forecaster
+        from sparkwright.deploy.forecaster_app import create_forecaster_app
+
+        return create_forecaster_app(load_forecaster(registry, config["model"]), **options)
+    return create_app(load_served_model(registry, config["model"], export_if_needed=False), **options)
 
 
 class _BodyLimit:

@@ -50,7 +50,9 @@ class ForecastingFlow(Flow):
         keys = ", ".join(f"'{c}': [...]" for c in config.data.series)
         return (
             f"Forecast: mlflow.pyfunc.load_model('{model_uri}').predict(pandas.DataFrame({{{keys}}})) "
-            "(add a 'horizon' column for another horizon); the run's forecasts are in the forecasts table."
+            "(add a 'horizon' column for another horizon); the run's forecasts are in the forecasts table. "
+            f"In Spark: sparkwright predict --model {model_uri} --input <rows of {', '.join(config.data.series)}> "
+            f"--output <table>; over REST: sparkwright serve --model {model_uri}."
         )
 
     def train(self, context: TrainingContext) -> TrainingOutcome:

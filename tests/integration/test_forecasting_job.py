@@ -315,3 +315,40 @@ def test_exogenous_columns_drive_arima_in_backtests_forecasts_and_the_registered
     assert answer.forecast.to_numpy() == pytest.approx(arima.forecast.to_numpy(), rel=1e-6)
     with pytest.raises(Exception, match="uses exogenous columns; send one row per point"):
         model.predict(pd.DataFrame({"store": ["north"]}))
+
+    # The same future rows through `sparkwright predict` (a file in, Delta out) and the REST app.
+    cli = runner.invoke(
+        app,
+        [
+            "predict",
+            "--model",
+            "promos",
+            "--input",
+            str(tmp_path / "future.csv"),
+            "--output",
+            str(tmp_path / "out"),
+            "--workspace",
+            str(tmp_path / "ws"),
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    batch = spark.read.format("delta").load(str(tmp_path / "out")).toPandas().sort_values(["store", "month"])
+    assert batch.forecast.to_numpy() == pytest.approx(arima.forecast.to_numpy(), rel=1e-6)
+
+    from fastapi.testclient import TestClient
+
+    from sparkwright.deploy.forecaster import load_forecaster
+    from sparkwright.deploy.forecaster_app import create_forecaster_app
+    from sparkwright.registry import Registry
+
+    loaded = load_forecaster(Registry(Tracker(workspace.tracking_uri, workspace.artifacts)), "models:/promos/1")
+    client = TestClient(create_forecaster_app(loaded))
+    north = promo[promo.store == "north"]
+    body = {
+        "series": [{"store": "north", "month": m, "promo": p} for m, p in zip(north.month, north.promo, strict=True)]
+    }
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 200, answer.text
+    got = [row["forecast"] for row in answer.json()["forecasts"]]
+    assert got == pytest.approx(arima[arima.store == "north"].forecast.tolist(), rel=1e-6)
+    assert client.post("/predict", json={"series": [{"store": "north"}]}).status_code == 422

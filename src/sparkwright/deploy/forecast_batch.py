@@ -1,7 +1,9 @@
 """Batch forecasting: ``sparkwright predict`` with a forecasting model, from rows that name series into Delta.
 
 Each input row names a series by its key columns and may set a ``horizon`` (default: the run's); other
-columns are ignored, so a table with many rows per series asks for each series once. The output holds each
+columns are ignored, so a table with many rows per series asks for each series once. A model fitted with
+exogenous columns also reads the time and those columns: a series whose model uses them has one input row
+per point to forecast, with their values. The output holds each
 series' forecast rows (series columns, time, ``model``, ``forecast``, ``lo_<level>`` / ``hi_<level>``) with
 the model's name, version and URI, the input and the time, written as any batch scoring output: a rerun for
 the same input replaces its earlier rows in one Delta commit. A row naming a series the model was not
@@ -40,7 +42,8 @@ def forecast_batch(spark: SparkSession, loaded: RegisteredForecaster, source: st
 
     rows, rejected, input_id = read_input(spark, source, loaded.inputs)
     check_request_columns(loaded, rows.columns)
-    asked = [*loaded.series, *([HORIZON_COL] if HORIZON_COL in rows.columns else [])]
+    ahead = [c for c in loaded.exogenous_columns if c in rows.columns]
+    asked = [*loaded.series, *([HORIZON_COL] if HORIZON_COL in rows.columns else []), *ahead]
     columns = [F.col(f"`{c}`") for c in asked]
     requests = rows.select(*columns, F.to_json(F.struct(*columns)).alias(RAW_COL))
     shipped = _broadcast((loaded.forecaster, frozenset(loaded.forecaster.keys)))
@@ -81,6 +84,7 @@ def _forecast_requests(requests: DataFrame, loaded: RegisteredForecaster, shippe
     import pandas as pd
 
     forecaster, keys, time_col = loaded.forecaster, list(loaded.series), loaded.forecaster.time
+    ahead = [c for c in loaded.exogenous_columns if c in requests.columns]
     types = dict(requests.dtypes)
     bounds = [f"{side}_{level}" for level in forecaster.meta["levels"] for side in ("lo", "hi")]
     schema = ", ".join(
@@ -101,7 +105,7 @@ def _forecast_requests(requests: DataFrame, loaded: RegisteredForecaster, shippe
 
         model, known = shipped.value if isinstance(shipped, Broadcast) else shipped
         frame = frame.drop_duplicates(subset=[c for c in frame.columns if c != RAW_COL])
-        reason = _refusal(series_key(key), frame, known)
+        reason = _refusal(series_key(key), frame, known, ahead)
         if reason is None:
             try:
                 out = model.forecast(frame.drop(columns=[RAW_COL]))
@@ -118,9 +122,12 @@ def _forecast_requests(requests: DataFrame, loaded: RegisteredForecaster, shippe
     return requests.groupBy(*[f"`{c}`" for c in keys]).applyInPandas(per_series, schema)
 
 
-def _refusal(key: tuple, frame: pd.DataFrame, known: frozenset) -> str | None:
-    """Why the request rows of one series cannot be answered, or None."""
+def _refusal(key: tuple, frame: pd.DataFrame, known: frozenset, ahead: list[str]) -> str | None:
+    """Why the request rows of one series cannot be answered, or None. With the time and exogenous columns
+    (``ahead``) a series has one row per point to forecast; the forecaster checks them."""
     horizons = frame[HORIZON_COL].tolist() if HORIZON_COL in frame.columns else [None]
+    if ahead and key in known:
+        return None
     if len(frame) > 1:
         return f"series {key} is requested {len(frame)} times, with horizons {horizons}; request it once."
     if key not in known:

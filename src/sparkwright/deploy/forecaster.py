@@ -44,6 +44,13 @@ class RegisteredForecaster:
         return self.forecaster.series
 
     @property
+    def exogenous_columns(self) -> list[str]:
+        """The time and the exogenous columns a request row carries for a model that uses exogenous values
+        (none without them)."""
+        exogenous = list(self.forecaster.meta.get("exogenous", []))
+        return [self.forecaster.time, *exogenous] if exogenous else []
+
+    @property
     def horizon(self) -> int:
         """The run's horizon: the forecast length of a request row without one."""
         return int(self.forecaster.meta["horizon"])

@@ -7,7 +7,9 @@ by its key columns, and the horizon (optional: the run's); a series may carry it
 one row per series and future time, times in ISO 8601: what the registered model's pyfunc ``predict`` gives.
 ``GET /forecast?<series column>=...&horizon=6`` answers one series. A series the model was not fitted on is a
 422 that names it, and so is a horizon that is not a whole number from 1 to ``MAX_HORIZON``. ``/health`` and
-``/metadata`` as for any served model; the bearer token and the body limit work the same way.
+``/metadata`` as for any served model; the bearer token and the body limit work the same way. A model
+fitted with exogenous columns takes, for a series whose model uses them, one row per point to forecast with
+the time (ISO 8601) and the exogenous values.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route functions' annotations at runtime.
@@ -55,7 +57,7 @@ def create_forecaster_app(
             return self
 
     def answer(requests: pd.DataFrame) -> dict[str, Any]:
-        unique = requests.drop_duplicates()
+        unique = requests.drop(columns=loaded.exogenous_columns, errors="ignore").drop_duplicates()
         repeated = unique[series].duplicated(keep=False)
         if repeated.any():
             keys = list(dict.fromkeys(unique[series][repeated].itertuples(index=False, name=None)))
@@ -145,4 +147,7 @@ def _row_model(loaded: RegisteredForecaster, horizon: Any) -> Any:
         for i, c in enumerate(loaded.series)
     }
     fields[HORIZON_COL] = (horizon | None, None)
+    for i, column in enumerate(loaded.exogenous_columns):  # a point to forecast: its time and exogenous values
+        kind = StrictStr if column == loaded.forecaster.time else StrictFloat | StrictInt
+        fields[f"ahead_{i}"] = (kind | None, Field(None, alias=column))
     return create_model("SeriesRequest", __config__=ConfigDict(extra="forbid"), **fields)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import pandas as pd
 
 from sparkwright.deploy.forecaster import MAX_HORIZON, RegisteredForecaster
-from sparkwright.deploy.serve import DEFAULT_MAX_BODY_BYTES, MAX_RECORDS, _BodyLimit, bearer_guard
+from sparkwright.deploy.serve import DEFAULT_MAX_BODY_BYTES, MAX_RECORDS, model_app
 from sparkwright.forecast.runtime import HORIZON_COL
 
 
@@ -36,7 +36,7 @@ def create_forecaster_app(
     loaded: RegisteredForecaster, *, token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> Any:
     """The FastAPI app answering forecast requests of ``loaded``."""
-    from fastapi import FastAPI, HTTPException, Query, Request
+    from fastapi import HTTPException, Query, Request
     from fastapi.concurrency import run_in_threadpool
     from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -70,14 +70,6 @@ def create_forecaster_app(
         rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
         return {"forecasts": rows, "model": {"name": loaded.name, "version": loaded.version}}
 
-    protected = bearer_guard(token)
-    app = FastAPI(
-        title=f"sparkwright: {loaded.name} v{loaded.version}",
-        description="Forecasts of a registered forecasting model: POST /predict, GET /forecast.",
-        version=str(loaded.version),
-    )
-    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
-    health_body = {"status": "ok", "model": loaded.name, "version": loaded.version}
     metadata_body = {
         "name": loaded.name,
         "version": loaded.version,
@@ -93,14 +85,14 @@ def create_forecaster_app(
         "run_id": loaded.run_id,
         "metrics": loaded.metrics,
     }
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return health_body
-
-    @app.get("/metadata", dependencies=protected)
-    async def metadata() -> dict[str, Any]:
-        return metadata_body
+    app, protected = model_app(
+        loaded.name,
+        loaded.version,
+        "Forecasts of a registered forecasting model: POST /predict, GET /forecast.",
+        metadata_body,
+        token,
+        max_body_bytes,
+    )
 
     @app.post("/predict", dependencies=protected)
     async def predict(body: PredictRequest) -> dict[str, Any]:

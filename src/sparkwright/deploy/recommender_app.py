@@ -10,7 +10,7 @@ any served model; the bearer token and the body limit work the same way.
 from typing import Annotated, Any
 
 from sparkwright.deploy.recommender import RegisteredRecommender
-from sparkwright.deploy.serve import DEFAULT_MAX_BODY_BYTES, MAX_RECORDS, _BodyLimit, bearer_guard
+from sparkwright.deploy.serve import DEFAULT_MAX_BODY_BYTES, MAX_RECORDS, model_app
 from sparkwright.errors import DataError
 
 MAX_ITEMS = 1000
@@ -20,7 +20,7 @@ def create_recommender_app(
     loaded: RegisteredRecommender, *, token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> Any:
     """The FastAPI app answering top-N and rating requests of ``loaded``."""
-    from fastapi import FastAPI, HTTPException, Query
+    from fastapi import HTTPException, Query
     from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
     recommender = loaded.recommender
@@ -35,13 +35,6 @@ def create_recommender_app(
         model_config = ConfigDict(extra="forbid")
         records: list[Pair] = Field(min_length=1, max_length=MAX_RECORDS)
 
-    protected = bearer_guard(token)
-    app = FastAPI(
-        title=f"sparkwright: {loaded.name} v{loaded.version}",
-        description="Recommendations of a registered ALS model: GET /recommend?user=ID&n=10, POST /predict.",
-        version=str(loaded.version),
-    )
-    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
     metadata_body = {
         "name": loaded.name,
         "version": loaded.version,
@@ -55,14 +48,14 @@ def create_recommender_app(
         "run_id": loaded.run_id,
         "metrics": loaded.metrics,
     }
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": loaded.name, "version": loaded.version}
-
-    @app.get("/metadata", dependencies=protected)
-    async def metadata() -> dict[str, Any]:
-        return metadata_body
+    app, protected = model_app(
+        loaded.name,
+        loaded.version,
+        "Recommendations of a registered ALS model: GET /recommend?user=ID&n=10, POST /predict.",
+        metadata_body,
+        token,
+        max_body_bytes,
+    )
 
     @app.get("/recommend", dependencies=protected)
     async def recommend(

@@ -153,7 +153,7 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         token: When set, requests other than ``GET /health`` need ``Authorization: Bearer <token>``.
         max_body_bytes: Larger request bodies are refused with 413.
     """
-    from fastapi import FastAPI, HTTPException
+    from fastapi import HTTPException
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -168,14 +168,6 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         model_config = ConfigDict(extra="forbid")
         records: list[record_model] = Field(min_length=1, max_length=MAX_RECORDS)  # type: ignore[valid-type]
 
-    protected = bearer_guard(token)
-    app = FastAPI(
-        title=f"sparkwright: {served.name} v{served.version}",
-        description="Real-time scoring of a registered model. POST records to /predict.",
-        version=str(served.version),
-    )
-    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
-    health_body = {"status": "ok", "model": served.name, "version": served.version}
     metadata_body = {
         "name": served.name,
         "version": served.version,
@@ -186,14 +178,14 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         },
         **served.details,
     }
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return health_body
-
-    @app.get("/metadata", dependencies=protected)
-    async def metadata() -> dict[str, Any]:
-        return metadata_body
+    app, protected = model_app(
+        served.name,
+        served.version,
+        "Real-time scoring of a registered model. POST records to /predict.",
+        metadata_body,
+        token,
+        max_body_bytes,
+    )
 
     @app.post("/predict", dependencies=protected, response_class=JSONResponse)
     async def predict(body: PredictRequest) -> JSONResponse:
@@ -210,6 +202,28 @@ def create_app(served: ServedModel, *, token: str | None = None, max_body_bytes:
         return JSONResponse(answer)
 
     return app
+
+
+def model_app(name: str, version: Any, description: str, metadata: dict[str, Any], token: str | None,
+              max_body_bytes: int) -> tuple[Any, list[Any]]:  # fmt: skip
+    """A FastAPI app for one registered version: the body limit, ``GET /health`` (open) and ``GET /metadata``
+    (behind the token); returns it with the route dependencies the caller's own routes take."""
+    from fastapi import FastAPI
+
+    protected = bearer_guard(token)
+    app = FastAPI(title=f"sparkwright: {name} v{version}", description=description, version=str(version))
+    app.add_middleware(_BodyLimit, max_body_bytes=max_body_bytes)
+    health_body = {"status": "ok", "model": name, "version": version}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return health_body
+
+    @app.get("/metadata", dependencies=protected)
+    async def metadata_route() -> dict[str, Any]:
+        return metadata
+
+    return app, protected
 
 
 def bearer_guard(token: str | None) -> list[Any]:

@@ -109,3 +109,58 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield workspace
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+
+
+class ServeProcess:
+    """``sparkwright serve`` in a subprocess: started with :meth:`start` (returns once ``/health`` answers),
+    stopped with :meth:`stop` (returns its output)."""
+
+    def __init__(self, proc, url: str):
+        self.proc, self.url = proc, url
+
+    @classmethod
+    def start(cls, workspace, model: str, *options: str, env: dict[str, str] | None = None) -> ServeProcess:
+        import socket
+        import subprocess
+        import time
+
+        import httpx
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        command = [str(Path(sys.executable).with_name("sparkwright")), "serve", "--model", model,
+                   "--port", str(port), "--workspace", str(workspace), *options]  # fmt: skip
+        proc = subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read()) from None
+                time.sleep(0.2)
+        return cls(proc, url)
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        return self.proc.communicate(timeout=30)[0]
+
+
+@pytest.fixture
+def serve_process():
+    """A started ``sparkwright serve`` is stopped at the end of the test even when the test fails."""
+    started: list[ServeProcess] = []
+
+    def start(workspace, model: str, *options: str, env: dict[str, str] | None = None) -> ServeProcess:
+        started.append(ServeProcess.start(workspace, model, *options, env=env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.stop()

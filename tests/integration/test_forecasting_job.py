@@ -6,11 +6,6 @@ with their keys instead of ending the run."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -174,44 +169,24 @@ def test_predict_takes_any_horizon_and_sets_unknown_series_aside(demo, spark, tm
     assert "an optional 'horizon'" in message
 
 
-def test_serve_answers_forecasts_over_http(demo, spark):
+def test_serve_answers_forecasts_over_http(demo, spark, serve_process):
     import httpx
 
     ws, _ = demo
-    port = _free_port()
-    command = [str(Path(sys.executable).with_name("sparkwright")), "serve", "--model", "models:/txhousing@champion",
-               "--port", str(port), "--workspace", str(ws)]  # fmt: skip
-    env = {**os.environ, "SPARKWRIGHT_SERVE_TOKEN": "t0ken"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer t0ken"}
+    server = serve_process(ws, "models:/txhousing@champion", env={"SPARKWRIGHT_SERVE_TOKEN": "t0ken"})
+    url, auth = server.url, {"Authorization": "Bearer t0ken"}
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    raise AssertionError(proc.stdout.read()) from None
-                time.sleep(0.2)
         body = {"series": [{"city": "Abilene"}], "horizon": 3}
         answer = httpx.post(f"{url}/predict", json=body, headers=auth, timeout=30).json()["forecasts"]
         unknown = httpx.post(f"{url}/predict", json={"series": [{"city": "Nowhere"}]}, headers=auth, timeout=30)
     finally:
-        proc.terminate()
-        out = proc.communicate(timeout=30)[0]
+        out = server.stop()
     run = _forecasts(spark, ws, "forecasts")
     expected = run[(run.city == "Abilene") & (run.model == answer[0]["model"])].sort_values("month_start").head(3)
     assert [row["month_start"] for row in answer] == [t.isoformat() for t in expected.month_start]
     assert [row["forecast"] for row in answer] == pytest.approx(list(expected.forecast), rel=1e-9)
     assert unknown.status_code == 422 and "Nowhere" in unknown.text
     assert "Serving forecaster models:/txhousing/1 (5 series)" in out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_failing_and_a_short_series_are_reported_and_the_others_forecast(spark, tmp_path):

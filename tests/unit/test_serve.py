@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -114,40 +109,16 @@ def test_token_health_metadata_docs_and_size_limit(client):
     assert client.post("/predict", json={"records": []}, headers=AUTH).status_code == 422
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _start_serve(serve_process, ws, *options: str):
+    """``sparkwright serve --model models:/rates/1`` of ``ws`` with a bearer token, once it answers."""
+    env = {"SPARKWRIGHT_SERVE_TOKEN": "t0ken", "SPARKWRIGHT_TRACKING_URI": ws.tracking_uri}
+    return serve_process(ws.root, "models:/rates/1", *options, env=env)
 
 
-def _start_serve(ws, *options: str) -> tuple[subprocess.Popen, str]:
-    """``sparkwright serve --model models:/rates/1`` in a subprocess, once it answers /health."""
-    port = _free_port()
-    command = [str(Path(sys.executable).with_name("sparkwright")), "serve", "--model", "models:/rates/1",
-               "--port", str(port), "--workspace", str(ws.root), *options]  # fmt: skip
-    env = {**os.environ, "SPARKWRIGHT_SERVE_TOKEN": "t0ken", "SPARKWRIGHT_TRACKING_URI": ws.tracking_uri}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read()) from None
-            time.sleep(0.2)
-    return proc, url
-
-
-def _stop(proc: subprocess.Popen) -> str:
-    proc.terminate()
-    return proc.communicate(timeout=30)[0]
-
-
-def test_serve_command_binds_loopback_and_scores_without_spark(registered, client):
+def test_serve_command_binds_loopback_and_scores_without_spark(registered, client, serve_process):
     ws, _, expected = registered
-    proc, url = _start_serve(ws)
+    server = _start_serve(serve_process, ws)
+    proc, url = server.proc, server.url
     try:
         response = httpx.post(f"{url}/predict", json={"records": _records(expected.head(3))},
                               headers={"Authorization": "Bearer t0ken"}, timeout=10)  # fmt: skip
@@ -156,13 +127,14 @@ def test_serve_command_binds_loopback_and_scores_without_spark(registered, clien
         java = subprocess.run(["pgrep", "-P", str(proc.pid), "java"], capture_output=True, text=True)
         assert java.stdout.strip() == ""
     finally:
-        out = _stop(proc)
+        out = server.stop()
     assert "Serving models:/rates/1 through its NumPy export (no Spark) on http://127.0.0.1:" in out
 
 
-def test_serve_command_with_workers_shares_the_port_between_processes(registered, client):
+def test_serve_command_with_workers_shares_the_port_between_processes(registered, client, serve_process):
     ws, _, expected = registered
-    proc, url = _start_serve(ws, "--workers", "2")
+    server = _start_serve(serve_process, ws, "--workers", "2")
+    proc, url = server.proc, server.url
     try:
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
@@ -173,7 +145,7 @@ def test_serve_command_with_workers_shares_the_port_between_processes(registered
             response = httpx.post(f"{url}/predict", json={"records": _records(expected.head(2))}, headers=auth)
             assert response.json()["predictions"] == pytest.approx(list(expected["prediction"].head(2)), rel=1e-9)
     finally:
-        out = _stop(proc)
+        out = server.stop()
     assert "in 2 processes" in out
 
 

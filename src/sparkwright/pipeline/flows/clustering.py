@@ -219,7 +219,7 @@ def _assign_and_profile(
     tracker.log_dict(context.parent_id, {"model": best.name, "profiles": _records(profiles)}, "cluster_profiles.json")
     tracker.log_params(context.parent_id, {"clustered_by": best.name, "clusters": int(best.metrics["k"])})
     if context.report_path is not None:
-        from sparkwright.pipeline.flows.clustering_report import add_section, profiles_section
+        from sparkwright.pipeline.flows.report_sections import add_section, profiles_section
 
         section = profiles_section(profiles, figure, best.name, int(best.metrics["k"]), assignments_path)
         add_section(context.report_path, section)

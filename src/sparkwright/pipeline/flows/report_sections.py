@@ -1,4 +1,5 @@
-"""The cluster-profiles section of the run's HTML report (a table and the profile plot, self-contained)."""
+"""Sections a flow adds to the run's HTML report after training (a table and a plot, self-contained): the
+cluster profiles, the forecasts."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ _END_OF_BODY = "</main>"
 
 def profiles_section(frame: pd.DataFrame, figure: Figure, model: str, k: int, table: str) -> str:
     """A ``<section id="clusters">``: which model and k, the profile table and the plot as an inline PNG."""
+    note = f"{model}, k = {k}; every row's cluster is in {table}"
+    return _section("clusters", "Clusters", note, frame, figure, "cluster profiles")
+
+
+def forecasts_section(scores: pd.DataFrame, figure: Figure, model: str, table: str) -> str:
+    """A ``<section id="forecasts">``: every model's backtest scores and the best model's history + forecast."""
+    note = f"{model} drawn; every series' forecasts are in {table}"
+    return _section("forecasts", "Forecasts", note, scores, figure, "history and forecast")
+
+
+def _section(id_: str, title: str, note: str, frame: pd.DataFrame, figure: Figure, alt: str) -> str:
     header = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = "".join(
         "<tr>"
@@ -29,10 +41,9 @@ def profiles_section(frame: pd.DataFrame, figure: Figure, model: str, k: int, ta
     figure.savefig(buffer, format="png", dpi=100)
     image = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (
-        '<section id="clusters"><h2>Clusters '
-        f'<span class="note">{html.escape(model)}, k = {k}; every row\'s cluster is in {html.escape(table)}</span></h2>'
+        f'<section id="{id_}"><h2>{html.escape(title)} <span class="note">{html.escape(note)}</span></h2>'
         f'<div class="scroll"><table class="grid"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>'
-        f'<p><img class="plot" alt="cluster profiles" src="data:image/png;base64,{image}"></p></section>\n'
+        f'<p><img class="plot" alt="{html.escape(alt)}" src="data:image/png;base64,{image}"></p></section>\n'
     )
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from sparkwright.forecast.engine import SeriesColumns
+    from sparkwright.forecast.global_model import GlobalModel
     from sparkwright.forecast.series import SeriesSettings
 
 # Without a models list: exponential smoothing and Theta (ARIMA's order search is slower; list it to try it).
@@ -51,10 +52,12 @@ class ForecastingFlow(Flow):
             context.parent_id,
             {"frequency": settings.freq, "season_length": settings.season, "min_length": settings.min_length},
         )
+        regular = _regular(history, columns, settings)
+        per_series, global_models = _split_models(regular, columns, settings)
         with context.stage("backtest", f"Backtesting {len(settings.models)} models on every series"):
-            backtested, scores, problems = _backtest(context, history, columns, settings)
+            backtested, scores, problems = _backtest(context, history, columns, per_series, global_models)
         with context.stage("forecast", f"Forecasting {settings.horizon} points of every series"):
-            forecasted = _forecast(context, history, columns, settings)
+            forecasted = _forecast(history, columns, per_series, global_models)
         tables = {
             BACKTESTS_TABLE: _write(context, backtested, BACKTESTS_TABLE),
             FORECASTS_TABLE: _write(
@@ -62,15 +65,25 @@ class ForecastingFlow(Flow):
             ),
         }
         context.tracker.log_params(context.parent_id, lineage_params(tables))
-        regular = _regular(history, columns, settings)
         try:
             results = [
-                _log_model(context, entry, settings, columns, scores.get(entry.name), forecasted, regular)
+                _log_model(
+                    context,
+                    entry,
+                    settings,
+                    columns,
+                    scores.get(entry.name),
+                    forecasted,
+                    regular,
+                    global_models.get(entry.name),
+                )
                 for entry in settings.models
             ]
         finally:
             for frame in (backtested, forecasted, regular):
                 frame.unpersist()
+            for model in global_models.values():
+                model.unpersist()
         context.tracker.log_metrics(
             context.parent_id, {"series_failed": problems["failed"], "series_too_short": problems["too_short"]}
         )
@@ -105,18 +118,41 @@ def _settings(config: ProjectConfig, history: DataFrame, columns: SeriesColumns)
     )
 
 
+def _split_models(
+    regular: DataFrame, columns: SeriesColumns, settings: SeriesSettings
+) -> tuple[SeriesSettings, dict[str, GlobalModel]]:
+    """The settings of the models fitted per series (the baseline among them), and the global models by name."""
+    from dataclasses import replace
+
+    from sparkwright.forecast.global_model import GlobalModel
+    from sparkwright.models.forecasters import is_global
+
+    global_models = {
+        entry.name: GlobalModel(regular, columns, settings, entry) for entry in settings.models if is_global(entry.type)
+    }
+    return replace(settings, models=tuple(e for e in settings.models if e.name not in global_models)), global_models
+
+
 def _backtest(
-    context: TrainingContext, history: DataFrame, columns: SeriesColumns, settings: SeriesSettings
+    context: TrainingContext,
+    history: DataFrame,
+    columns: SeriesColumns,
+    settings: SeriesSettings,
+    global_models: dict[str, GlobalModel],
 ) -> tuple[DataFrame, dict[str, dict[str, float]], dict[str, int]]:
-    """The backtest rows (cached), each model's scores, and the count of series that failed or were too short
-    (listed with their errors in ``series_problems.json`` of the parent run)."""
+    """The backtest rows of the per-series models and of the global ones (cached), each model's scores, and the
+    count of series that failed or were too short (listed with their errors in ``series_problems.json`` of the
+    parent run)."""
     from pyspark.sql import functions as F
 
     from sparkwright.forecast.engine import backtests
     from sparkwright.forecast.series import FAILED, TOO_SHORT
     from sparkwright.tasks.forecasting import scores
 
-    backtested = backtests(history, columns, settings).cache()
+    backtested = backtests(history, columns, settings)
+    for model in global_models.values():
+        backtested = backtested.unionByName(model.backtests())
+    backtested = backtested.cache()
     problems = backtested.where(F.col("status").isin(FAILED, TOO_SHORT))
     listed = [
         {**{c: r[c] for c in columns.series}, "model": r["model"], "status": r["status"], "message": r["message"]}
@@ -137,10 +173,15 @@ def _backtest(
     return backtested, scores(backtested), {"failed": counts[FAILED], "too_short": counts[TOO_SHORT]}
 
 
-def _forecast(context: TrainingContext, history: DataFrame, columns: SeriesColumns, settings: SeriesSettings):
+def _forecast(
+    history: DataFrame, columns: SeriesColumns, settings: SeriesSettings, global_models: dict[str, GlobalModel]
+) -> DataFrame:
     from sparkwright.forecast.engine import forecasts
 
-    forecasted = forecasts(history, columns, settings).cache()
+    forecasted = forecasts(history, columns, settings)
+    for model in global_models.values():
+        forecasted = forecasted.unionByName(model.forecasts())
+    forecasted = forecasted.cache()
     forecasted.count()
     return forecasted
 
@@ -166,13 +207,14 @@ def _log_model(
     metrics: dict[str, float] | None,
     forecasted: DataFrame,
     regular: DataFrame,
+    global_model: GlobalModel | None,
 ) -> ModelResult:
     """One model's nested run: params, backtest metrics, the history + forecast plot, and (not the baseline) its
-    forecaster of every series it fitted."""
+    forecaster of every series it fitted (a global model's: its booster and feature spec)."""
     from pyspark.sql import functions as F
 
     from sparkwright.forecast.logged import log_forecast_model
-    from sparkwright.forecast.runtime import Forecaster
+    from sparkwright.forecast.runtime import GLOBAL_CLASS, Forecaster
     from sparkwright.models.forecasters import forecaster_type
     from sparkwright.tasks import get_task
     from sparkwright.tracking import model_uri_of_run
@@ -204,7 +246,13 @@ def _log_model(
             task.log_plots(tracker, run_id, entry.name, (panels, list(settings.levels)))
         model_uri = ""
         if not is_baseline:
-            class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, settings.season)
+            files: dict[str, bytes] = {}
+            if global_model is None:
+                class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, settings.season)
+            else:
+                class_name, kwargs = GLOBAL_CLASS, {"model": entry.name}
+                assert global_model.booster is not None, "fitted by _forecast"
+                files[global_model.booster_file] = global_model.booster
             meta = {
                 "series": list(columns.series),
                 "time": columns.time,
@@ -217,7 +265,10 @@ def _log_model(
                     for r in fitted.collect()
                 ],
             }
-            log_forecast_model(tracker, run_id, Forecaster(meta, history_rows))
+            if global_model is not None:
+                meta["global_models"] = {entry.name: global_model.runtime_spec()}
+                tracker.log_params(run_id, {"lags": global_model.spec.lags, "intervals": global_model.interval_source})
+            log_forecast_model(tracker, run_id, Forecaster(meta, history_rows, files))
             model_uri = model_uri_of_run(run_id)
     fit_seconds = context.timings.get(f"backtest:{entry.name}", time.perf_counter() - started)
     return ModelResult(entry.name, model_type, run_id, metrics, dict(entry.params), model_uri, fit_seconds)

@@ -56,7 +56,7 @@ def test_gbt_is_the_forecasting_global_type_and_checks_its_params():
     assert type(get_model_type("gbt", "regression")).__name__ != type(get_model_type("gbt", "forecasting")).__name__
     gbt = get_model_type("gbt", "forecasting")
     gbt.validate_params({"lags": 6, "n_estimators": 50, "max_depth": 4, "learning_rate": 0.05})
-    assert gbt.lags({}, 12) == 24 and gbt.lags({}, 1) == 2 and gbt.lags({}, 168) == 48 and gbt.lags({"lags": 5}, 12) == 5
+    assert [gbt.lags({}, 12), gbt.lags({}, 1), gbt.lags({}, 168), gbt.lags({"lags": 5}, 12)] == [24, 2, 48, 5]
     with pytest.raises(ConfigError, match=r"models\[1\]\.params\.lags: must be an integer >= 1, got 0"):
         gbt.validate_params({"lags": 0}, "models[1].params")
     with pytest.raises(ConfigError, match=r"max_depht.*max_depth"):
@@ -86,7 +86,8 @@ def test_features_follow_their_definition(spark):
     # The runtime computes the same rows from the history up to the origin.
     X, runtime_level = global_features(y[:10], pd.date_range("2015-11-01", periods=5, freq="MS"), spec.as_dict())
     spark_rows = np.array([rows[(9, s)][FEATURES].toArray() for s in range(1, 6)])
-    assert runtime_level == pytest.approx(level) and X == pytest.approx(spark_rows)
+    assert runtime_level == pytest.approx(level)
+    np.testing.assert_allclose(X, spark_rows, rtol=1e-12)
 
 
 def test_window_errors_equal_the_per_series_definition(spark):
@@ -145,9 +146,11 @@ def test_backtest_rows_are_the_per_series_engines(fitted):
     per_series = backtests(history, COLUMNS, SETTINGS.__class__(**{**SETTINGS.__dict__, "models": SETTINGS.models[:1]}))
     per_series = per_series.toPandas()
     assert list(backtested.columns) == list(per_series.columns)
-    assert set(zip(backtested.store, backtested.window, strict=True)) == set(
-        zip(per_series.store, per_series.window, strict=True)
-    ) == {("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0)}
+    assert (
+        set(zip(backtested.store, backtested.window, strict=True))
+        == set(zip(per_series.store, per_series.window, strict=True))
+        == {("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0)}
+    )
     assert (backtested.status == "ok").all() and (backtested.points == 3).all() and backtested.mase.notna().all()
     assert (backtested.model == "gbt").all() and (backtested.seconds > 0).all()
 

@@ -48,8 +48,6 @@ def get_model_type(name: str, task: str = "regression") -> ModelType:
     if cls is None:
         valid = model_types(task)
         known = any(registered == name for registered, _ in _REGISTRY)
-        subject = (
-            f"model type {name!r} does not support task {task!r}:" if known else f"unknown model type {name!r};"
-        )
+        subject = f"model type {name!r} does not support task {task!r}:" if known else f"unknown model type {name!r};"
         raise ModelError(f"{subject} valid types for {task}: {', '.join(valid) or 'none'}." + did_you_mean(name, valid))
     return cls()

@@ -65,11 +65,11 @@ class GlobalModel:
         self.spec = FeatureSpec(lags=lags, season=settings.season, horizon=settings.horizon, freq=settings.freq)
         self.regular = regular
         self.rows = stacked_rows(regular, columns, self.spec).cache()
+        self._windows: list[DataFrame] = []  # each backtest window's forecasts, cached
         # level -> the half-width at each step, in units of the series' level
         self.widths: dict[int, list[float]] = {}
         self.interval_source = ""
         self.booster: bytes | None = None
-        self.seconds = 0.0
 
     @property
     def keys(self) -> list[str]:
@@ -91,10 +91,11 @@ class GlobalModel:
                 self.rows.where(F.col(COMPLETE) & F.col(LABEL).isNotNull() & (F.col(ORIGIN) + F.col(STEP) < origin))
             )
             out = self._predict(fitted, scored).withColumn(WINDOW, self._window_number(g)).cache()
-            series = out.count() // settings.horizon
+            self._windows.append(out)
+            points = out.count()
             seconds = time.perf_counter() - started
-            self.seconds += seconds
-            predicted.append(out.withColumn(SECONDS, F.lit(seconds / series)).withColumn(ORIGIN_AT, origin))
+            # Shared by the window's forecast points: a series' window sums to its share, all to the fit's time.
+            predicted.append(out.withColumn(SECONDS, F.lit(seconds / points)).withColumn(ORIGIN_AT, origin))
         if not predicted:
             return self._empty_backtests()
         residuals = predicted[0]
@@ -113,14 +114,12 @@ class GlobalModel:
         """Every series' next ``horizon`` points from its last (``forecast.engine.forecasts``' schema)."""
         from pyspark.sql import functions as F
 
-        started = time.perf_counter()
         training = self.rows.where(F.col(COMPLETE) & F.col(LABEL).isNotNull())
         fitted = self._fit(training)
         if not self.widths:
             self._set_widths(self._predict(fitted, training), IN_SAMPLE)
         out = self._predict(fitted, self.rows.where(F.col(ORIGIN) == F.col(LENGTH) - 1))
         self.booster = bytes(_booster(fitted).save_raw("json"))
-        self.seconds += time.perf_counter() - started
         level, forecast = F.col(LEVEL), F.col(FORECAST)
         bounds = []
         for value in self.settings.levels:
@@ -148,7 +147,8 @@ class GlobalModel:
         return re.sub(r"[^A-Za-z0-9_.-]", "_", self.entry.name) + ".xgb.json"
 
     def unpersist(self) -> None:
-        self.rows.unpersist()
+        for frame in (self.rows, *self._windows):
+            frame.unpersist()
 
     def _fit(self, training: DataFrame) -> Any:
         from sparkwright.models.base import Target
@@ -204,7 +204,7 @@ class GlobalModel:
         from pyspark.sql import functions as F
 
         keys = [F.col(f"`{c}`") for c in self.keys]
-        numbers = [F.lit(None).cast("double").alias(n) for n in ("points", "sae", "sse", "smape", "mase", "seconds")]
+        numbers = [F.lit(None).cast("double").alias(n) for n in ERROR_COLUMNS]
         return self.rows.select(*keys, *self._status(), F.lit(None).cast("int").alias("window"), *numbers).limit(0)
 
 

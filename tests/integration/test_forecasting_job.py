@@ -1,6 +1,7 @@
 """Task forecasting end to end on real Spark, Delta and MLflow: the txhousing demo through the CLI (backtests,
-leaderboard, forecasts table, registered forecaster without Spark), and through the Python API a project
-whose series include one that fails and one too short, reported with their keys instead of ending the run."""
+leaderboard, forecasts table, registered forecaster without Spark; per-series models and the global gbt), and
+through the Python API a project whose series include one that fails and one too short, reported with their
+keys instead of ending the run."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def demo(tmp_path_factory):
 def test_demo_ranks_the_models_against_the_seasonal_naive_baseline(demo):
     _ws, output = demo
     assert "Leaderboard (mase" in output and "baseline" in output and "ets" in output and "theta" in output
+    assert "gbt" in output
     assert "Registered models:/txhousing/1" in output and "Forecast: mlflow.pyfunc.load_model" in output
 
 
@@ -41,7 +43,7 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
     ws, _ = demo
     forecasts = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "forecasts")).toPandas()
     silver = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "silver")).toPandas()
-    assert set(forecasts.city) == set(silver.city) and set(forecasts.model) == {"baseline", "ets", "theta"}
+    assert set(forecasts.city) == set(silver.city) and set(forecasts.model) == {"baseline", "ets", "theta", "gbt"}
     for (city, _), rows in forecasts.groupby(["city", "model"]):
         last = pd.Timestamp(silver.loc[silver.city == city, "month_start"].max())
         expected = pd.date_range(last, periods=13, freq="MS")[1:]
@@ -50,6 +52,8 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
     assert (forecasts.forecast <= forecasts.hi_80).all() and (forecasts.hi_80 <= forecasts.hi_95).all()
     backtests = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "backtests")).toPandas()
     assert set(backtests.status) == {"ok"} and sorted(backtests.window.unique()) == [0, 1, 2]
+    gbt = backtests[backtests.model == "gbt"]
+    assert len(gbt) == len(backtests[backtests.model == "ets"]) and gbt.mase.notna().all()
 
 
 def test_registered_forecaster_answers_the_run_without_spark(demo, spark):
@@ -68,6 +72,27 @@ def test_registered_forecaster_answers_the_run_without_spark(demo, spark):
     assert answer.forecast.to_numpy() == pytest.approx(expected.forecast.to_numpy(), rel=1e-6)
     with pytest.raises(Exception, match="not fitted on: \\('Nowhere',\\)"):
         model.predict(pd.DataFrame({"city": ["Nowhere"]}))
+
+
+def test_the_global_gbt_model_is_tracked_and_forecasts_without_spark(demo, spark):
+    """The gbt run has backtest metrics, and its logged model (a booster and the features' spec) answers the
+    run's forecasts and intervals from the stored history."""
+    ws, _ = demo
+    from sparkwright.workspace import Workspace
+
+    client = mlflow.MlflowClient(Workspace.resolve(ws).tracking_uri)
+    experiment = client.get_experiment_by_name("txhousing")
+    (run,) = client.search_runs([experiment.experiment_id], "tags.mlflow.runName = 'gbt'")
+    assert run.data.metrics["mase"] > 0 and run.data.params["intervals"] == "backtest"
+    requirements = Path(client.download_artifacts(run.info.run_id, "model/requirements.txt")).read_text()
+    assert "xgboost==" in requirements
+    model = mlflow.pyfunc.load_model(client.download_artifacts(run.info.run_id, "model"))
+    answer = model.predict(pd.DataFrame({"city": ["Abilene", "Amarillo"]}))
+    table = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "forecasts")).where("model = 'gbt'")
+    expected = table.toPandas().merge(answer, on=["city", "month_start"], suffixes=("", "_runtime"))
+    assert len(answer) == 24 and len(expected) == 24
+    for name in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95"):
+        assert expected[f"{name}_runtime"].to_numpy() == pytest.approx(expected[name].to_numpy(), rel=1e-6)
 
 
 def test_a_failing_and_a_short_series_are_reported_and_the_others_forecast(spark, tmp_path):

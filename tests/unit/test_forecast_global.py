@@ -5,6 +5,7 @@ forecasts equal to the run's."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -143,7 +144,7 @@ def fitted(spark):
 
 def test_backtest_rows_are_the_per_series_engines(fitted):
     history, _regular, _model, backtested, _ = fitted
-    per_series = backtests(history, COLUMNS, SETTINGS.__class__(**{**SETTINGS.__dict__, "models": SETTINGS.models[:1]}))
+    per_series = backtests(history, COLUMNS, replace(SETTINGS, models=SETTINGS.models[:1]))
     per_series = per_series.toPandas()
     assert list(backtested.columns) == list(per_series.columns)
     assert (
@@ -188,3 +189,17 @@ def test_runtime_forecasts_equal_the_spark_forecasts(fitted, tmp_path):
     assert len(Forecaster.load(saved).forecast(pd.DataFrame({"store": ["b"], "horizon": [2]}))) == 2
     with pytest.raises(ValueError, match="ask for at most 3"):
         Forecaster.load(saved).forecast(pd.DataFrame({"store": ["b"], "horizon": [4]}))
+
+
+def test_without_backtest_windows_the_intervals_come_from_in_sample_errors(fitted):
+    """min_length above every series' length before a window: no backtest rows, in-sample widths."""
+    _, regular, _, _, _ = fitted
+    short = replace(SETTINGS, min_length=100)
+    model = GlobalModel(regular, COLUMNS, short, GBT)
+    try:
+        assert model.backtests().count() == 0
+        forecasted = model.forecasts().toPandas()
+        assert model.interval_source == "in-sample" and len(forecasted) == 9
+        assert (forecasted.lo_95 <= forecasted.forecast).all() and (forecasted.forecast <= forecasted.hi_95).all()
+    finally:
+        model.unpersist()

@@ -129,7 +129,7 @@ class ThetaForecaster(ForecasterType):
 
 
 # Lags a global model reads by default: two seasons (the seasonal naive's and the one before), within bounds.
-DEFAULT_LAGS, MAX_DEFAULT_LAGS = 2, 48
+_LAG_SEASONS, _MIN_DEFAULT_LAGS, _MAX_DEFAULT_LAGS = 2, 2, 48
 # xgboost defaults for a global model: slower learning and more rounds than the xgboost type's (0.3, 100),
 # since the scaled targets of many series are noisy.
 _GBT_DEFAULTS: dict[str, Any] = {"n_estimators": 200, "learning_rate": 0.1, "max_depth": 6}
@@ -137,9 +137,10 @@ _GBT_DEFAULTS: dict[str, Any] = {"n_estimators": 200, "learning_rate": 0.1, "max
 
 @register_model_type
 class GlobalForecasterType(ModelType):
-    """``gbt``: one xgboost model over every series (direct multi-horizon), trained with xgboost's Spark
-    estimator. ``params``: ``lags`` (the past values a forecast reads; default two seasons, 2 to 48) and the
-    params of ``type: xgboost`` (``n_estimators``, ``max_depth``, ``learning_rate``, ``training``, ...)."""
+    """``gbt``: one xgboost model over every series (direct multi-horizon), trained by ``type: xgboost``'s
+    estimator (native xgboost on the driver, or ``SparkXGBRegressor`` beyond ``driver_max_cells``).
+    ``params``: ``lags`` (the past values a forecast reads; default two seasons, 2 to 48) and the params of
+    ``type: xgboost`` (``n_estimators``, ``max_depth``, ``learning_rate``, ``training``, ...)."""
 
     name = "gbt"
     tasks: ClassVar[tuple[str, ...]] = ("forecasting",)
@@ -160,7 +161,7 @@ class GlobalForecasterType(ModelType):
         """``params.lags``, or two seasons bounded to [2, 48]."""
         if "lags" in params:
             return int(params["lags"])
-        return min(max(DEFAULT_LAGS * season, DEFAULT_LAGS), MAX_DEFAULT_LAGS)
+        return min(max(_LAG_SEASONS * season, _MIN_DEFAULT_LAGS), _MAX_DEFAULT_LAGS)
 
     def xgboost_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The params handed to the xgboost estimator (the defaults above, then the project file's)."""

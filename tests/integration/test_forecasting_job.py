@@ -1,7 +1,8 @@
 """Task forecasting end to end on real Spark, Delta and MLflow: the txhousing demo through the CLI (backtests,
-leaderboard, forecasts table, registered forecaster without Spark, ``sparkwright predict`` and ``serve`` with
-it), and through the Python API a project whose series include one that fails and one too short, reported
-with their keys instead of ending the run."""
+leaderboard, forecasts table, registered forecaster without Spark, per-series models, the global gbt and
+routing, ``sparkwright predict`` and ``serve``), and through the Python API a project whose series include one
+that fails and one too short, reported with their keys instead of ending the run, and one with exogenous
+columns."""
 
 from __future__ import annotations
 
@@ -34,12 +35,8 @@ def demo(tmp_path_factory):
 
 def test_demo_ranks_the_models_against_the_seasonal_naive_baseline(demo):
     _ws, output = demo
-    assert (
-        "Leaderboard (mase, backtest windows)" in output
-        and "baseline" in output
-        and "ets" in output
-        and "theta" in output
-    )
+    assert "Leaderboard (mase, backtest windows)" in output and "baseline" in output and "ets" in output
+    assert "theta" in output and "gbt" in output
     assert "Registered models:/txhousing/1" in output and "Forecast: mlflow.pyfunc.load_model" in output
 
 
@@ -47,7 +44,8 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
     ws, _ = demo
     forecasts = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "forecasts")).toPandas()
     silver = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "silver")).toPandas()
-    assert set(forecasts.city) == set(silver.city) and set(forecasts.model) == {"baseline", "ets", "theta", "routed"}
+    assert set(forecasts.city) == set(silver.city)
+    assert set(forecasts.model) == {"baseline", "ets", "theta", "gbt", "routed"}
     for (city, _), rows in forecasts.groupby(["city", "model"]):
         last = pd.Timestamp(silver.loc[silver.city == city, "month_start"].max())
         expected = pd.date_range(last, periods=13, freq="MS")[1:]
@@ -56,6 +54,8 @@ def test_forecasts_table_holds_every_city_with_nested_intervals(demo, spark):
     assert (forecasts.forecast <= forecasts.hi_80).all() and (forecasts.hi_80 <= forecasts.hi_95).all()
     backtests = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "backtests")).toPandas()
     assert set(backtests.status) == {"ok"} and sorted(backtests.window.unique()) == [0, 1, 2]
+    gbt = backtests[backtests.model == "gbt"]
+    assert len(gbt) == len(backtests[backtests.model == "ets"]) and gbt.mase.notna().all()
 
 
 def test_routing_forecasts_each_city_with_the_model_that_backtested_best_on_it(demo, spark, tmp_path):
@@ -65,7 +65,7 @@ def test_routing_forecasts_each_city_with_the_model_that_backtested_best_on_it(d
     backtests = spark.read.format("delta").load(str(lake / "backtests")).toPandas()
     mean_mase = backtests.groupby(["city", "model"])["mase"].mean()
     for row in routing.itertuples():
-        assert row.model in {"baseline", "ets", "theta"}
+        assert row.model in {"baseline", "ets", "theta", "gbt"}
         assert row.score == pytest.approx(mean_mase[(row.city, row.model)])
         assert row.score == pytest.approx(mean_mase[row.city].min())  # no model did better on that city
     forecasts = spark.read.format("delta").load(str(lake / "forecasts")).toPandas()
@@ -84,7 +84,7 @@ def test_routing_forecasts_each_city_with_the_model_that_backtested_best_on_it(d
         [e.experiment_id for e in client.search_experiments()], "attributes.run_name = 'routed'"
     )
     assert json.loads(Path(client.download_artifacts(run.info.run_id, "routing.json")).read_text())["series"] == {
-        name: int((routing.model == name).sum()) for name in ("baseline", "ets", "theta")
+        name: int((routing.model == name).sum()) for name in ("baseline", "ets", "theta", "gbt")
     }
     model = mlflow.pyfunc.load_model(client.download_artifacts(run.info.run_id, "model", str(tmp_path)))
     answer = model.predict(pd.DataFrame({"city": list(routing.city)}))
@@ -187,6 +187,27 @@ def test_serve_answers_forecasts_over_http(demo, spark, serve_process):
     assert [row["forecast"] for row in answer] == pytest.approx(list(expected.forecast), rel=1e-9)
     assert unknown.status_code == 422 and "Nowhere" in unknown.text
     assert "Serving forecaster models:/txhousing/1 (5 series)" in out
+
+
+def test_the_global_gbt_model_is_tracked_and_forecasts_without_spark(demo, spark):
+    """The gbt run has backtest metrics, and its logged model (a booster and the features' spec) answers the
+    run's forecasts and intervals from the stored history."""
+    ws, _ = demo
+    from sparkwright.workspace import Workspace
+
+    client = mlflow.MlflowClient(Workspace.resolve(ws).tracking_uri)
+    experiment = client.get_experiment_by_name("txhousing")
+    (run,) = client.search_runs([experiment.experiment_id], "tags.mlflow.runName = 'gbt'")
+    assert run.data.metrics["mase"] > 0 and run.data.params["intervals"] == "backtest"
+    requirements = Path(client.download_artifacts(run.info.run_id, "model/requirements.txt")).read_text()
+    assert "xgboost==" in requirements
+    model = mlflow.pyfunc.load_model(client.download_artifacts(run.info.run_id, "model"))
+    answer = model.predict(pd.DataFrame({"city": ["Abilene", "Amarillo"]}))
+    table = spark.read.format("delta").load(str(ws / "lake" / "txhousing" / "forecasts")).where("model = 'gbt'")
+    expected = table.toPandas().merge(answer, on=["city", "month_start"], suffixes=("", "_runtime"))
+    assert len(answer) == 24 and len(expected) == 24
+    for name in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95"):
+        assert expected[f"{name}_runtime"].to_numpy() == pytest.approx(expected[name].to_numpy(), rel=1e-6)
 
 
 def test_a_failing_and_a_short_series_are_reported_and_the_others_forecast(spark, tmp_path):

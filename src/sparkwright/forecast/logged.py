@@ -41,7 +41,7 @@ def signature(forecaster: Forecaster) -> Any:
 
 def save_forecast_model(forecaster: Forecaster, path: str | Path) -> Path:
     """Write ``forecaster`` as an MLflow pyfunc model folder at ``path``; loading it needs MLflow, pandas and
-    statsforecast, not sparkwright.
+    statsforecast (and xgboost when a global model is inside), not sparkwright.
 
     Raises:
         TrackingError: MLflow could not write the model.
@@ -49,7 +49,10 @@ def save_forecast_model(forecaster: Forecaster, path: str | Path) -> Path:
     import mlflow.pyfunc
 
     target = Path(path)
-    requirements = [pinned_requirement(p) for p in ("mlflow", "numpy", "pandas", "pyarrow", "statsforecast")]
+    packages = ["mlflow", "numpy", "pandas", "pyarrow", "statsforecast"]
+    if forecaster.meta.get("global_models"):
+        packages.append("xgboost")
+    requirements = [pinned_requirement(p) for p in packages]
     with tempfile.TemporaryDirectory(prefix="sparkwright-forecaster-") as folder:
         runtime_copy = Path(folder) / f"{RUNTIME_MODULE}.py"
         shutil.copyfile(runtime.__file__, runtime_copy)

@@ -1,4 +1,8 @@
-"""Model types by the ``type`` string of a project file; a new type is one decorated class."""
+"""Model types by the ``type`` string of a project file; a new type is one decorated class.
+
+A name belongs to one class per task: ``gbt`` is Spark ML's gradient-boosted trees for regression and
+classification and the global gradient-boosted forecaster for forecasting, both the same idea for a user.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +13,29 @@ from sparkwright.errors import ModelError
 from sparkwright.models.base import ModelType
 
 _T = TypeVar("_T", bound=type[ModelType])
-_REGISTRY: dict[str, type[ModelType]] = {}
+# (name, task) -> class
+_REGISTRY: dict[tuple[str, str], type[ModelType]] = {}
 
 
 def register_model_type(cls: _T) -> _T:
-    """Class decorator: make ``cls`` available under ``cls.name``.
+    """Class decorator: make ``cls`` available under ``cls.name`` for each of its tasks.
 
     Raises:
-        ModelError: Another class already holds the name.
+        ModelError: Another class already holds the name for one of those tasks.
     """
-    existing = _REGISTRY.get(cls.name)
-    if existing is not None and existing is not cls:
-        raise ModelError(f"model type {cls.name!r} is already registered by {existing.__qualname__}.")
-    _REGISTRY[cls.name] = cls
+    for task in cls.tasks:
+        existing = _REGISTRY.get((cls.name, task))
+        if existing is not None and existing is not cls:
+            raise ModelError(
+                f"model type {cls.name!r} is already registered for task {task!r} by {existing.__qualname__}."
+            )
+    _REGISTRY.update({(cls.name, task): cls for task in cls.tasks})
     return cls
 
 
 def model_types(task: str = "regression") -> list[str]:
     """Names of the types that support ``task``, sorted."""
-    return sorted(name for name, cls in _REGISTRY.items() if task in cls.tasks)
+    return sorted(name for name, of_task in _REGISTRY if of_task == task)
 
 
 def get_model_type(name: str, task: str = "regression") -> ModelType:
@@ -36,10 +44,10 @@ def get_model_type(name: str, task: str = "regression") -> ModelType:
     Raises:
         ModelError: The name is unknown, or the type does not support the task.
     """
-    valid = model_types(task)
-    cls = _REGISTRY.get(name)
-    if cls is None or task not in cls.tasks:
-        reason = "unknown model type" if cls is None else f"model type {name!r} does not support task {task!r}:"
-        subject = f"{reason} {name!r};" if cls is None else reason
+    cls = _REGISTRY.get((name, task))
+    if cls is None:
+        valid = model_types(task)
+        known = any(registered == name for registered, _ in _REGISTRY)
+        subject = f"model type {name!r} does not support task {task!r}:" if known else f"unknown model type {name!r};"
         raise ModelError(f"{subject} valid types for {task}: {', '.join(valid) or 'none'}." + did_you_mean(name, valid))
     return cls()

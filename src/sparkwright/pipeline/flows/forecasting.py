@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from sparkwright.forecast.engine import SeriesColumns
+    from sparkwright.forecast.global_model import GlobalModel
     from sparkwright.forecast.series import SeriesSettings
 
 # Without a models list: exponential smoothing and Theta (ARIMA's order search is slower; list it to try it).
@@ -35,11 +36,11 @@ class ForecastingFlow(Flow):
         """The listed models are forecasting model types with valid params, and one of them uses the exogenous
         columns if there are any (the rest: ``check_forecasting``)."""
         from sparkwright.errors import ConfigError
-        from sparkwright.models.forecasters import forecaster_type
+        from sparkwright.models.forecasters import takes_exogenous
 
         check_models(config)
         exogenous = config.forecasting.exogenous if config.forecasting else []
-        if exogenous and not any(forecaster_type(s.type).takes_exogenous for s in config.models or DEFAULT_MODELS):
+        if exogenous and not any(takes_exogenous(s.type) for s in config.models or DEFAULT_MODELS):
             raise ConfigError(
                 "no listed model uses exogenous columns; add one that does (type: arima), or remove "
                 "forecasting.exogenous.",
@@ -68,10 +69,12 @@ class ForecastingFlow(Flow):
             context.parent_id,
             {"frequency": settings.freq, "season_length": settings.season, "min_length": settings.min_length},
         )
+        regular = _regular(history, columns, settings)
+        per_series, global_models = _split_models(regular, columns, settings)
         with context.stage("backtest", f"Backtesting {len(settings.models)} models on every series"):
-            backtested, scores, problems = _backtest(context, history, columns, settings)
+            backtested, scores, problems = _backtest(context, history, columns, per_series, global_models)
         with context.stage("forecast", f"Forecasting {settings.horizon} points of every series"):
-            forecasted = _forecast(context, history, columns, settings)
+            forecasted = _forecast(context, history, columns, per_series, global_models)
         routing = _route(context, backtested, forecasted, columns, settings, scores) if _routes(config) else None
         every = forecasted  # every model's forecast rows, the routed ones too
         if routing is not None:
@@ -83,16 +86,19 @@ class ForecastingFlow(Flow):
         if routing is not None:
             tables[ROUTING_TABLE] = _write(context, routing.choice, ROUTING_TABLE)
         context.tracker.log_params(context.parent_id, lineage_params(tables))
-        regular = _regular(history, columns, settings)
         entries = [*settings.models, *([routing.entry] if routing is not None else [])]
         try:
             results = [
-                _log_model(context, entry, settings, columns, scores.get(entry.name), every, regular, routing)
+                _log_model(
+                    context, entry, settings, columns, scores.get(entry.name), every, regular, routing, global_models
+                )
                 for entry in entries
             ]
         finally:
             for frame in (backtested, forecasted, regular, *([routing.choice] if routing is not None else [])):
                 frame.unpersist()
+            for model in global_models.values():
+                model.unpersist()
         context.tracker.log_metrics(
             context.parent_id, {"series_failed": problems["failed"], "series_too_short": problems["too_short"]}
         )
@@ -128,18 +134,41 @@ def _settings(config: ProjectConfig, history: DataFrame, columns: SeriesColumns)
     )
 
 
+def _split_models(
+    regular: DataFrame, columns: SeriesColumns, settings: SeriesSettings
+) -> tuple[SeriesSettings, dict[str, GlobalModel]]:
+    """The settings of the models fitted per series (the baseline among them), and the global models by name."""
+    from dataclasses import replace
+
+    from sparkwright.forecast.global_model import GlobalModel
+    from sparkwright.models.forecasters import is_global
+
+    global_models = {
+        entry.name: GlobalModel(regular, columns, settings, entry) for entry in settings.models if is_global(entry.type)
+    }
+    return replace(settings, models=tuple(e for e in settings.models if e.name not in global_models)), global_models
+
+
 def _backtest(
-    context: TrainingContext, history: DataFrame, columns: SeriesColumns, settings: SeriesSettings
+    context: TrainingContext,
+    history: DataFrame,
+    columns: SeriesColumns,
+    settings: SeriesSettings,
+    global_models: dict[str, GlobalModel],
 ) -> tuple[DataFrame, dict[str, dict[str, float]], dict[str, int]]:
-    """The backtest rows (cached), each model's scores, and the count of series that failed or were too short
-    (listed with their errors in ``series_problems.json`` of the parent run)."""
+    """The backtest rows of the per-series models and of the global ones (cached), each model's scores, and the
+    count of series that failed or were too short (listed with their errors in ``series_problems.json`` of the
+    parent run)."""
     from pyspark.sql import functions as F
 
     from sparkwright.forecast.engine import backtests
     from sparkwright.forecast.series import FAILED, TOO_SHORT
     from sparkwright.tasks.forecasting import scores
 
-    backtested = backtests(history, columns, settings).cache()
+    backtested = backtests(history, columns, settings)
+    for model in global_models.values():
+        backtested = backtested.unionByName(model.backtests())
+    backtested = backtested.cache()
     problems = backtested.where(F.col("status").isin(FAILED, TOO_SHORT))
     listed = [
         {**{c: r[c] for c in columns.series}, "model": r["model"], "status": r["status"], "message": r["message"]}
@@ -160,10 +189,19 @@ def _backtest(
     return backtested, scores(backtested), {"failed": counts[FAILED], "too_short": counts[TOO_SHORT]}
 
 
-def _forecast(context: TrainingContext, history: DataFrame, columns: SeriesColumns, settings: SeriesSettings):
+def _forecast(
+    context: TrainingContext,
+    history: DataFrame,
+    columns: SeriesColumns,
+    settings: SeriesSettings,
+    global_models: dict[str, GlobalModel],
+) -> DataFrame:
     from sparkwright.forecast.engine import forecasts
 
-    forecasted = forecasts(history, columns, settings, _future(context, history, columns)).cache()
+    forecasted = forecasts(history, columns, settings, _future(context, history, columns))
+    for model in global_models.values():
+        forecasted = forecasted.unionByName(model.forecasts())
+    forecasted = forecasted.cache()
     forecasted.count()
     return forecasted
 
@@ -258,9 +296,10 @@ def _log_model(
     forecasted: DataFrame,
     regular: DataFrame,
     routing: Routing | None,
+    global_models: dict[str, GlobalModel],
 ) -> ModelResult:
     """One model's nested run: params, backtest metrics, the history + forecast plot, and (not the baseline) its
-    forecaster of every series it fitted."""
+    forecaster of every series it fitted (a global model's: its booster and feature spec)."""
     from pyspark.sql import functions as F
 
     from sparkwright.forecast.logged import log_forecast_model
@@ -302,6 +341,7 @@ def _log_model(
             else:
                 chosen = {tuple(r[c] for c in columns.series): entry.name for r in fitted.collect()}
             models = {**(routing.models if routing is not None else {}), entry.name: entry}
+            used = {name: global_models[name] for name in set(chosen.values()) if name in global_models}
             meta = {
                 "series": list(columns.series),
                 "time": columns.time,
@@ -310,19 +350,32 @@ def _log_model(
                 "horizon": settings.horizon,
                 "levels": list(settings.levels),
                 "exogenous": list(settings.exogenous),
-                "models": [_series_model(key, models[name], settings) for key, name in sorted(chosen.items(), key=str)],
+                "models": [
+                    _series_model(key, models[name], settings, name in used)
+                    for key, name in sorted(chosen.items(), key=str)
+                ],
             }
-            log_forecast_model(tracker, run_id, Forecaster(meta, history_rows))
+            if used:
+                meta["global_models"] = {name: model.runtime_spec() for name, model in used.items()}
+            if entry.name in global_models:
+                model = global_models[entry.name]
+                tracker.log_params(run_id, {"lags": model.spec.lags, "intervals": model.interval_source})
+            files = {model.booster_file: model.booster for model in used.values()}
+            log_forecast_model(tracker, run_id, Forecaster(meta, history_rows, files))
             model_uri = model_uri_of_run(run_id)
     fit_seconds = context.timings.get(f"backtest:{entry.name}", time.perf_counter() - started)
     return ModelResult(entry.name, model_type, run_id, metrics, dict(entry.params), model_uri, fit_seconds)
 
 
-def _series_model(key: tuple, entry: Any, settings: SeriesSettings) -> dict[str, Any]:
-    """What the registered forecaster stores to refit ``entry``'s model on series ``key``."""
+def _series_model(key: tuple, entry: Any, settings: SeriesSettings, is_global: bool) -> dict[str, Any]:
+    """What the registered forecaster stores to forecast series ``key`` with ``entry``'s model: refit a
+    per-series model, or the global model's booster (``global_models`` of the forecaster)."""
+    from sparkwright.forecast.runtime import GLOBAL_CLASS
     from sparkwright.forecast.series import uses_exogenous
     from sparkwright.models.forecasters import forecaster_type
 
+    if is_global:
+        return {"key": list(key), "name": entry.name, "class": GLOBAL_CLASS, "kwargs": {"model": entry.name}}
     class_name, kwargs = forecaster_type(entry.type).constructor(entry.params, settings.season)
     return {
         "key": list(key),

@@ -46,9 +46,10 @@ def _expected_window_choice(store: str, window: int) -> str:
 
 def test_each_window_is_scored_with_the_model_chosen_on_the_earlier_windows(backtested):
     routed = routed_backtests(backtested, ["store"], "mase", MODELS).toPandas()
-    assert set(routed.model) == {ROUTED} and sorted(routed.window.unique()) == [1, 2]  # window 0: nothing to choose on
+    assert set(routed.model) == {ROUTED} and sorted(routed.window.unique()) == [0, 1, 2]
     got = {(r.store, r.window): r.chosen for r in routed.itertuples()}
     expected = {(s, w): _expected_window_choice(s, w) for s in MASE for w in (1, 2)}
+    expected.update({(s, 0): "baseline" for s in MASE})  # nothing to choose on yet: the model listed first
     assert got == expected
     assert got[("a", 1)] == "ets" and got[("a", 2)] == "theta"  # ets was best on window 0, not on 0-1
     assert got[("b", 1)] == "baseline"  # ets was best but failed there; theta's MASE is NaN

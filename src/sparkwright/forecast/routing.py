@@ -1,8 +1,9 @@
 """Per-series routing: each series forecast by the model that backtested best on it.
 
 The choice is honest about time. To score routing, window ``w`` of a series is forecast by the model with
-the best mean error over that series' windows before ``w`` (so windows 1 and later are scored; window 0 has
-nothing to choose on), the way a forecaster who re-chooses every period would have done. The final
+the best mean error over that series' windows before ``w``, the way a forecaster who re-chooses every period
+would have done; window 0 has nothing to choose on and is the baseline's. So the routed forecast is scored
+on the same windows as every other model. The final
 choice, which the forecasts and the registered model use, is made on every window.
 
 A model is a candidate for a series only where it backtested every window up to the choice (one failure
@@ -26,8 +27,9 @@ ROUTED = "routed"
 
 
 def routed_backtests(backtested: DataFrame, keys: Sequence[str], metric: str, models: Sequence[str]) -> DataFrame:
-    """Backtest rows of the routed forecast (model :data:`ROUTED`): for each series and window from 1 on, the
-    row of the model with the best mean ``metric`` on the series' earlier windows (the ``chosen`` column)."""
+    """Backtest rows of the routed forecast (model :data:`ROUTED`): for each series and window, the row of the
+    model with the best mean ``metric`` on the series' earlier windows (the ``chosen`` column); window 0, with
+    nothing before it, is the first listed model's (the baseline's)."""
     from pyspark.sql import functions as F
 
     ok = _ok(backtested, keys, metric)
@@ -42,6 +44,8 @@ def routed_backtests(backtested: DataFrame, keys: Sequence[str], metric: str, mo
         .join(ok.select(*keys, "model", "window"), [*keys, "model", "window"], "left_semi")  # and this one
     )
     chosen = _best(record, [*keys, "window"], models).select(*keys, "window", "model")
+    first = ok.where((F.col("window") == 0) & (F.col("model") == models[0])).select(*keys, "window", "model")
+    chosen = chosen.unionByName(first)  # nothing to choose on yet: the model listed first (the baseline)
     rows = backtested.where(F.col("status") == OK).join(chosen, [*keys, "window", "model"], "left_semi")
     return rows.withColumn("chosen", F.col("model")).withColumn("model", F.lit(ROUTED))
 

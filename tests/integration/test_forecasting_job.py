@@ -355,3 +355,26 @@ def test_exogenous_columns_drive_arima_in_backtests_forecasts_and_the_registered
     got = [row["forecast"] for row in answer.json()["forecasts"]]
     assert got == pytest.approx(arima[arima.store == "north"].forecast.tolist(), rel=1e-6)
     assert client.post("/predict", json={"series": [{"store": "north"}]}).status_code == 422
+
+
+def test_report_shows_the_scores_and_the_best_models_forecasts_in_a_browser(demo, tmp_path):
+    import re
+
+    from chromium import find_chromium, png_size, run_chromium
+
+    ws, _ = demo
+    report = ws / "reports" / "txhousing" / "profile.html"
+    text = report.read_text(encoding="utf-8")
+    section = text[text.index('<section id="forecasts">') :]
+    assert section.index("</section>") > 0 and "mase" in section and "routed" in section and "gbt" in section
+    chromium = find_chromium()
+    done = run_chromium(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", report.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", done.stdout).group(0)
+    total, ok = (int(re.search(rf'data-images-{n}="(\d+)"', body).group(1)) for n in ("total", "ok"))
+    assert total == len(re.findall(r"<img ", text)) and ok == total  # the forecast plot decodes with the others
+    shot = tmp_path / "report.png"
+    done = run_chromium(
+        chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,4000", report.as_uri() + "#forecasts"
+    )
+    assert done.returncode == 0 and png_size(shot.read_bytes()) == (1280, 4000)

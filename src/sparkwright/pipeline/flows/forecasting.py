@@ -87,10 +87,20 @@ class ForecastingFlow(Flow):
             tables[ROUTING_TABLE] = _write(context, routing.choice, ROUTING_TABLE)
         context.tracker.log_params(context.parent_id, lineage_params(tables))
         entries = [*settings.models, *([routing.entry] if routing is not None else [])]
+        drawn: dict[str, list[dict[str, Any]]] = {}
         try:
             results = [
                 _log_model(
-                    context, entry, settings, columns, scores.get(entry.name), every, regular, routing, global_models
+                    context,
+                    entry,
+                    settings,
+                    columns,
+                    scores.get(entry.name),
+                    every,
+                    regular,
+                    routing,
+                    global_models,
+                    drawn,
                 )
                 for entry in entries
             ]
@@ -102,6 +112,8 @@ class ForecastingFlow(Flow):
         context.tracker.log_metrics(
             context.parent_id, {"series_failed": problems["failed"], "series_too_short": problems["too_short"]}
         )
+        if context.report_path is not None:
+            _report(context, results, drawn, settings, tables[FORECASTS_TABLE].path)
         return TrainingOutcome(models=results, tables=tables)
 
 
@@ -297,6 +309,7 @@ def _log_model(
     regular: DataFrame,
     routing: Routing | None,
     global_models: dict[str, GlobalModel],
+    drawn: dict[str, list[dict[str, Any]]],
 ) -> ModelResult:
     """One model's nested run: params, backtest metrics, the history + forecast plot, and (not the baseline) its
     forecaster of every series it fitted (a global model's: its booster and feature spec)."""
@@ -332,6 +345,7 @@ def _log_model(
         )
         if panels:
             task.log_plots(tracker, run_id, entry.name, (panels, list(settings.levels)))
+            drawn[entry.name] = panels
         model_uri = ""
         if not is_baseline:
             if routing is not None and entry.name == routing.entry.name:
@@ -365,6 +379,34 @@ def _log_model(
             model_uri = model_uri_of_run(run_id)
     fit_seconds = context.timings.get(f"backtest:{entry.name}", time.perf_counter() - started)
     return ModelResult(entry.name, model_type, run_id, metrics, dict(entry.params), model_uri, fit_seconds)
+
+
+def _report(
+    context: TrainingContext,
+    results: list[ModelResult],
+    drawn: dict[str, list[dict[str, Any]]],
+    settings: SeriesSettings,
+    table: str,
+) -> None:
+    """The run's HTML report gets every model's backtest scores and the best model's history + forecast plot."""
+    import math
+
+    import pandas as pd
+
+    from sparkwright import plots
+    from sparkwright.pipeline.flows.report_sections import add_section, forecasts_section
+
+    metric = context.config.selection_metric
+    ranked = sorted(results, key=lambda r: (math.isnan(r.metrics.get(metric, math.nan)), r.metrics.get(metric)))
+    best = next((r for r in ranked if r.name in drawn), None)
+    if best is None:
+        return
+    names = list(context.config.task_spec.metrics)
+    scores = pd.DataFrame([{"model": r.name, **{m: r.metrics.get(m, math.nan) for m in names}} for r in ranked])
+    title = f"{best.name}: history and forecast ({len(drawn[best.name])} series)"
+    figure = plots.forecasts(drawn[best.name], list(settings.levels), title)
+    add_section(context.report_path, forecasts_section(scores, figure, best.name, table))
+    context.tracker.log_artifact(context.parent_id, context.report_path, "explore")
 
 
 def _series_model(key: tuple, entry: Any, settings: SeriesSettings, is_global: bool) -> dict[str, Any]:

@@ -117,21 +117,28 @@ def _per_series(
 
     time_col, value_col, keys, exogenous = columns.time, columns.value, list(columns.series), list(columns.exogenous)
     names = [f.strip().split(" ")[0].strip("`") for f in schema.split(",")]
+    has_future = future is not None
 
     def per_group(key: tuple, frame: pd.DataFrame) -> pd.DataFrame:
         import statsforecast.models  # noqa: F401  (imported before any model is timed)
 
-        frame = frame.dropna(subset=[time_col])
-        ahead, frame = frame[frame[_FUTURE]], frame[~frame[_FUTURE]]
-        past = Past(pd.to_datetime(frame[time_col]), frame[value_col], frame[exogenous] if exogenous else None)
+        # Cheap checks first: a general dropna and a boolean split cost 4 ms a series, a tenth of an ETS fit.
+        if frame[time_col].isna().any():
+            frame = frame[frame[time_col].notna()]
+        ahead = frame.iloc[:0]
+        if has_future and frame[_FUTURE].any():
+            ahead, frame = frame[frame[_FUTURE]], frame[~frame[_FUTURE]]
+        times = frame[time_col]
+        times = times if pd.api.types.is_datetime64_any_dtype(times) else pd.to_datetime(times)
+        past = Past(times, frame[value_col], frame[exogenous] if exogenous else None)
         upcoming = ahead[[time_col, *exogenous]].rename(columns={time_col: "time"}) if len(ahead) else None
         rows = list(rows_of(key, past, upcoming))
         if not rows:  # object columns: Arrow reads an empty one as any type (an empty float one it cannot)
             return pd.DataFrame({name: pd.Series([], dtype="object") for name in names})
         out = pd.DataFrame([{**dict(zip(keys, row.pop("key"), strict=True)), **row} for row in rows])
         out = out.rename(columns={"time": time_col}).reindex(columns=names)
-        if time_col in out:  # all missing (a series with status rows only) reads as float otherwise
-            out[time_col] = pd.to_datetime(out[time_col])
+        if time_col in out and not pd.api.types.is_datetime64_any_dtype(out[time_col]):
+            out[time_col] = pd.to_datetime(out[time_col])  # all missing (status rows only) reads as float otherwise
         return out
 
     fields = [f"`{c}`" for c in (*keys, time_col, value_col, *exogenous)]

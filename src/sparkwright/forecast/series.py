@@ -61,8 +61,14 @@ def regular(times: pd.Series, values: pd.Series, settings: SeriesSettings) -> pd
     Raises:
         ValueError: A time off the grid (the series is not of ``settings.freq``).
     """
-    series = pd.Series(values.to_numpy(float), index=pd.DatetimeIndex(times)).groupby(level=0).mean().sort_index()
+    series = pd.Series(values.to_numpy(float), index=pd.DatetimeIndex(times))
+    if not series.index.is_unique:
+        series = series.groupby(level=0).mean()
+    if not series.index.is_monotonic_increasing:
+        series = series.sort_index()
     grid = pd.date_range(series.index[0], series.index[-1], freq=settings.freq)
+    if series.index.equals(grid) and not series.hasnans:  # already regular (most series): nothing to fill
+        return series.set_axis(grid)
     off_grid = series.index.difference(grid)
     if len(off_grid):
         raise ValueError(f"time {off_grid[0]} is not on the {settings.freq} grid that starts {grid[0]}")

@@ -124,7 +124,9 @@ def _champion(ws: Path) -> str:
     """The leaderboard name of the model registered as champion (its run's name)."""
     from sparkwright.workspace import Workspace
 
-    client = mlflow.MlflowClient(Workspace.resolve(ws).tracking_uri)
+    uri = Workspace.resolve(ws).tracking_uri
+    # The registry URI explicitly: MLflow's fluent one, which an earlier test may have set, would win otherwise.
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
     version = client.get_model_version_by_alias("txhousing", "champion")
     return client.get_run(version.run_id).info.run_name
 
@@ -224,20 +226,9 @@ def test_a_failing_and_a_short_series_are_reported_and_the_others_forecast(spark
             at = at + pd.Timedelta(days=9) if store == "odd" and t == 20 else at
             rows.append((store, at.date().isoformat(), 100 + 10 * np.sin(t * np.pi / 6) + t))
     pd.DataFrame(rows, columns=["store", "month", "units"]).to_csv(tmp_path / "units.csv", index=False)
-    project = {
-        "name": "units",
-        "task": "forecasting",
-        "data": {
-            "source": {"path": str(tmp_path / "units.csv")},
-            "time": "month",
-            "series": ["store"],
-            "label": "units",
-        },
-        "explore": {"enabled": False},
-        "forecasting": {"horizon": 3, "frequency": "MS", "backtest": {"windows": 2}},
-        "models": [{"type": "theta"}],
-        "workspace": str(tmp_path / "ws"),
-    }
+    project = _stores_project(
+        tmp_path, "units", {"horizon": 3, "frequency": "MS", "backtest": {"windows": 2}}, [{"type": "theta"}]
+    )
     result = sparkwright.run(project, spark=spark)
     problems = json.loads(
         Path(
@@ -255,6 +246,24 @@ def test_a_failing_and_a_short_series_are_reported_and_the_others_forecast(spark
     forecasts = spark.read.format("delta").load(result.tables["forecasts"].path).toPandas()
     assert set(forecasts.store) == {"steady"} and len(forecasts) == 2 * 3  # baseline and theta, 3 months
     assert {m.name for m in result.models} == {"baseline", "theta"}
+
+
+def _stores_project(tmp_path: Path, name: str, forecasting: dict, models: list[dict]) -> dict:
+    """A project over ``tmp_path / "units.csv"`` (store, month, units): one series per store."""
+    return {
+        "name": name,
+        "task": "forecasting",
+        "data": {
+            "source": {"path": str(tmp_path / "units.csv")},
+            "time": "month",
+            "series": ["store"],
+            "label": "units",
+        },
+        "explore": {"enabled": False},
+        "forecasting": forecasting,
+        "models": models,
+        "workspace": str(tmp_path / "ws"),
+    }
 
 
 def result_tracking(tmp_path: Path) -> str:
@@ -277,26 +286,14 @@ def test_exogenous_columns_drive_arima_in_backtests_forecasts_and_the_registered
         future += [(store, at.date().isoformat(), promo[len(months) + i]) for i, at in enumerate(ahead)]
     pd.DataFrame(rows, columns=["store", "month", "units", "promo"]).to_csv(tmp_path / "units.csv", index=False)
     pd.DataFrame(future, columns=["store", "month", "promo"]).to_csv(tmp_path / "future.csv", index=False)
-    project = {
-        "name": "promos",
-        "task": "forecasting",
-        "data": {
-            "source": {"path": str(tmp_path / "units.csv")},
-            "time": "month",
-            "series": ["store"],
-            "label": "units",
-        },
-        "explore": {"enabled": False},
-        "forecasting": {
-            "horizon": 6,
-            "frequency": "MS",
-            "exogenous": ["promo"],
-            "future": {"path": str(tmp_path / "future.csv")},
-        },
-        "models": [{"name": "arima_promo", "type": "arima"}, {"type": "theta"}],
-        "register": {"name": "promos"},
-        "workspace": str(tmp_path / "ws"),
+    forecasting = {
+        "horizon": 6,
+        "frequency": "MS",
+        "exogenous": ["promo"],
+        "future": {"path": str(tmp_path / "future.csv")},
     }
+    models = [{"name": "arima_promo", "type": "arima"}, {"type": "theta"}]
+    project = {**_stores_project(tmp_path, "promos", forecasting, models), "register": {"name": "promos"}}
     result = sparkwright.run(project, spark=spark)
     scores = {m.name: m.metrics["mae"] for m in result.models}
     assert scores["arima_promo"] < 0.5 * scores["theta"], scores  # the promotion explains the jumps

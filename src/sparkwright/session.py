@@ -7,9 +7,11 @@ already active (a notebook, Databricks, a test fixture) it is reused as it is.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,6 +127,8 @@ def get_session(
     if not remote:
         spark.sparkContext.setLogLevel(settings.log_level)
         _remember_delta_jars(spark)
+        if not local:
+            _ship_own_code(spark)
     log.info("Spark %s session started on %s", spark.version, remote or master or "local[*]")
     return spark
 
@@ -187,6 +191,31 @@ def _remember_delta_jars(spark: SparkSession) -> None:
         cache = _delta_jar_cache()
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text("\n".join(jars))
+
+
+def _ship_own_code(spark: SparkSession) -> None:
+    """Send this sparkwright's code to the executors, so a cluster runs the driver's version of it.
+
+    Executors import the shipped zip before their own site-packages (pandas UDFs, per-group training and
+    model scoring unpickle sparkwright functions there); they still need its dependencies installed. The zip
+    is built once per content of the package.
+    """
+    package = Path(__file__).parent
+    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    archive = Path.home() / ".cache" / "sparkwright" / f"sparkwright-{digest.hexdigest()[:16]}.zip"
+    if not archive.is_file():
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".zip.partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
+            for path in files:
+                out.write(path, Path(package.name) / path.relative_to(package))
+        partial.replace(archive)
+    spark.sparkContext.addPyFile(str(archive))
+    log.info("Shipped sparkwright to the executors as %s", archive.name)
 
 
 def _use_driver_interpreter(conf: dict[str, str]) -> None:

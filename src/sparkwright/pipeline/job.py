@@ -20,6 +20,7 @@ from sparkwright.pipeline.artifacts import ArtifactWriter
 from sparkwright.pipeline.flows import TrainingContext, get_flow
 from sparkwright.pipeline.promotion import register_best
 from sparkwright.pipeline.results import RunResult, TableRef, lineage_params
+from sparkwright.session import is_connect
 from sparkwright.tracking import Tracker
 from sparkwright.workspace import Workspace
 
@@ -144,7 +145,7 @@ def run(
         tracker.log_params(parent_id, {"model_input": "silver" if preparation is None else "raw"})
 
         flow = get_flow(config.task)
-        with ArtifactWriter(tracker) as artifacts:
+        with ArtifactWriter(tracker, inline=is_connect(spark)) as artifacts:
             context = TrainingContext(
                 spark=spark,
                 config=config,

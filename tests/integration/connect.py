@@ -116,8 +116,6 @@ def start_server(folder: Path) -> ConnectServer:
 
 
 def _wait_until_ready(server: ConnectServer) -> None:
-    from pyspark.sql import SparkSession
-
     deadline = time.monotonic() + START_TIMEOUT_S
     port = int(server.url.rsplit(":", 1)[1])
     while True:
@@ -132,12 +130,15 @@ def _wait_until_ready(server: ConnectServer) -> None:
         if listening:
             break
         time.sleep(1)
-    # The port opens before the session machinery is ready: a real query proves it is.
-    session = SparkSession.builder.remote(server.url).create()
-    try:
-        assert session.range(3).count() == 3
-    finally:
-        session.stop()
+    # The port opens before the session machinery is ready: a real query proves it is. In a subprocess: a
+    # Connect session in the test process would switch pyspark there to Connect mode for good (is_remote()).
+    probe = (
+        "from pyspark.sql import SparkSession; "
+        f"assert SparkSession.builder.remote({server.url!r}).create().range(3).count() == 3"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"the Spark Connect server refused a session: {done.stderr[-2000:]}\n{server.log_tail()}")
 
 
 def require_java() -> None:

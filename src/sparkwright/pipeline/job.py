@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sparkwright.config import ProjectConfig, load_project, parse_project, project_file_text
 from sparkwright.errors import DataError
 from sparkwright.pipeline.artifacts import ArtifactWriter
+from sparkwright.pipeline.connect_support import check_connect_support
 from sparkwright.pipeline.flows import TrainingContext, get_flow
 from sparkwright.pipeline.promotion import register_best
 from sparkwright.pipeline.results import RunResult, TableRef, lineage_params
@@ -90,7 +91,7 @@ def run(
         >>> result.best.name, result.best.metrics["rmse"], result.model_uri
 
     Raises:
-        ConfigError: The project file is invalid.
+        ConfigError: The project file is invalid, or uses a feature Spark Connect cannot run on a Connect session.
         DataError: The data cannot be used (missing file, unknown column, too many malformed rows).
         ModelError: A model type or its parameters are invalid.
     """
@@ -110,6 +111,8 @@ def run(
     if spark is None:
         with stage("session", "Starting Spark"):
             spark = _session_for(config)
+    if is_connect(spark):
+        check_connect_support(config)
     tracker = Tracker(ws.tracking_uri, ws.artifacts)
     experiment_id = tracker.experiment_id(config.name)
 

@@ -7,6 +7,7 @@ already active (a notebook, Databricks, a test fixture) it is reused as it is.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -124,13 +125,22 @@ def get_session(
             f"Could not start a Spark session on {where}: {exc}. Check that Java 17 is installed "
             "(java -version) and, on the first start, that Maven Central is reachable for the Delta jars."
         ) from exc
-    if not remote:
+    if remote:
+        # Stop it before the interpreter tears down gRPC: Spark ML models released during shutdown would
+        # otherwise call the server on a dead channel and hang the exit.
+        atexit.register(spark.stop)
+    else:
         spark.sparkContext.setLogLevel(settings.log_level)
         _remember_delta_jars(spark)
         if not local:
             _ship_own_code(spark)
     log.info("Spark %s session started on %s", spark.version, remote or master or "local[*]")
     return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect client session (no SparkContext, no JVM in this process)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> SparkSession.Builder:
@@ -145,7 +155,7 @@ def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> Spa
     builder = builder.config(
         "spark.driver.extraJavaOptions", f"{java_options} {conf.get('spark.driver.extraJavaOptions', '')}".strip()
     )
-    cached = _cached_delta_jars()
+    cached = cached_delta_jars()
     if cached:
         return builder.config("spark.jars", ",".join([*cached, *filter(None, [conf.get("spark.jars")])]))
     return configure_spark_with_delta_pip(builder)
@@ -173,7 +183,17 @@ def _delta_jar_cache() -> Path:
     return Path.home() / ".cache" / "sparkwright" / f"delta-spark-{version('delta-spark')}-jars.txt"
 
 
-def _cached_delta_jars() -> list[str]:
+def delta_maven_coordinate() -> str:
+    """Delta's Maven coordinate for the installed pyspark and delta-spark, as ``configure_spark_with_delta_pip``
+    builds it: what a Spark Connect server or a cluster's ``spark-submit --packages`` needs."""
+    from importlib.metadata import version
+
+    spark_minor = ".".join(version("pyspark").split(".")[:2])
+    return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
+
+
+def cached_delta_jars() -> list[str]:
+    """The Delta jar paths a previous local start resolved (empty when none were kept or one is gone)."""
     cache = _delta_jar_cache()
     if not cache.is_file():
         return []
@@ -183,7 +203,7 @@ def _cached_delta_jars() -> list[str]:
 
 def _remember_delta_jars(spark: SparkSession) -> None:
     """After an Ivy resolution, keep the resolved jar paths for the next start."""
-    if _cached_delta_jars() or not spark.conf.get("spark.jars.packages", None):
+    if cached_delta_jars() or not spark.conf.get("spark.jars.packages", None):
         return
     jars = [j.removeprefix("file://") for j in spark.conf.get("spark.jars", "").split(",")]
     jars = [j for j in jars if j and Path(j).is_file()]

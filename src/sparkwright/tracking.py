@@ -177,15 +177,18 @@ class Tracker:
         with tempfile.TemporaryDirectory(prefix="sparkwright-model-") as folder:
             local = Path(folder) / artifact_path
             try:
-                mlflow.spark.save_model(
-                    model,
-                    str(local),
-                    signature=signature,
-                    input_example=input_example,
-                    pip_requirements=PIP_REQUIREMENTS,
-                    dfs_tmpdir=str(Path(folder) / "dfs"),
-                    metadata=dict(metadata) if metadata else None,
-                )
+                if _is_connect():
+                    _save_connect_model(model, local, signature, input_example, metadata)
+                else:
+                    mlflow.spark.save_model(
+                        model,
+                        str(local),
+                        signature=signature,
+                        input_example=input_example,
+                        pip_requirements=PIP_REQUIREMENTS,
+                        dfs_tmpdir=str(Path(folder) / "dfs"),
+                        metadata=dict(metadata) if metadata else None,
+                    )
             except Exception as exc:
                 raise TrackingError(f"MLflow could not save the model of run {run_id}: {exc}") from exc
             self.client.log_artifacts(run_id, str(local), artifact_path)
@@ -248,6 +251,42 @@ class Tracker:
 
     def run_metric(self, run_id: str, metric: str) -> float | None:
         return self.client.get_run(run_id).data.metrics.get(metric)
+
+
+def _is_connect() -> bool:
+    from pyspark.sql.utils import is_remote
+
+    return is_remote()
+
+
+def _save_connect_model(
+    model: PipelineModel,
+    local: Path,
+    signature: Any,
+    input_example: pd.DataFrame,
+    metadata: Mapping[str, Any] | None,
+) -> None:
+    """``mlflow.spark.save_model`` over Spark Connect, where MLflow's copy out of Spark's file system needs a JVM.
+
+    The Connect server writes the model's ``sparkml`` folder itself, so it must share this folder's file
+    system (a server on the same machine does); MLflow then writes the same flavour metadata around it as
+    ``save_model`` does, and the model loads with ``mlflow.spark.load_model`` as any other.
+    """
+    import mlflow.spark
+    from mlflow.models import Model
+
+    local.mkdir(parents=True)
+    model.write().overwrite().save(str(local / mlflow.spark._SPARK_MODEL_PATH_SUB))
+    mlflow.spark._save_model_metadata(
+        dst_dir=str(local),
+        spark_model=model,
+        mlflow_model=Model(metadata=dict(metadata) if metadata else None),
+        conda_env=None,
+        code_paths=None,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=PIP_REQUIREMENTS,
+    )
 
 
 def model_uri(name: str, alias: str | None = None, version: str | None = None) -> str:

@@ -58,13 +58,13 @@ def cluster(tmp_path_factory):
     started.stop()
 
 
-def _project(root: Path, example: str, models: list[dict]) -> Path:
+def _project(root: Path, example: str, models: list[dict], *, explore: bool = False) -> Path:
     ws = Workspace.resolve(root)
     project = materialise_example(example, ws, sample_rows=2_000)
     raw = yaml.safe_load(project.read_text())
     raw.pop("search", None)
     raw.pop("tune", None)
-    raw.update(models=models, explore={"enabled": False}, workspace=str(ws.root))
+    raw.update(models=models, explore={"enabled": explore}, workspace=str(ws.root))
     project.write_text(yaml.safe_dump(raw))
     return project
 
@@ -105,7 +105,8 @@ def hotel_on_cluster(cluster, spark, tmp_path_factory):
     """hotel_rates run on the cluster through the CLI and in local mode through the API: (cluster ws, local result)."""
     root = tmp_path_factory.mktemp("hotel-cluster")
     before = set(cluster.executor_dirs())
-    _cli("run", str(_project(root / "cluster", "hotel_rates", HOTEL_MODELS)), "--master", cluster.url, *CLUSTER_CONF)
+    project = _project(root / "cluster", "hotel_rates", HOTEL_MODELS, explore=True)
+    _cli("run", str(project), "--master", cluster.url, *CLUSTER_CONF)
     executors = _new_executor_dirs(cluster, before)
     local = sparkwright.run(_project(root / "local", "hotel_rates", HOTEL_MODELS), spark=spark)
     return Workspace.resolve(root / "cluster"), local, executors
@@ -139,6 +140,8 @@ def test_the_cluster_run_wrote_delta_tables_and_registered_from_the_driver(hotel
     assert client.get_run(champion.run_id).data.metrics["rmse"] == pytest.approx(local.best.metrics["rmse"], rel=1e-9)
     # Artifacts are written by the driver into the workspace (executors never see the tracking store).
     assert list((ws.artifacts).rglob("MLmodel"))
+    report = ws.root / "reports" / "hotel-rates" / "profile.html"
+    assert "avg_price_per_room" in report.read_text()  # the exploration report, profiled on the executors
 
 
 def test_batch_scoring_on_the_cluster_equals_local_scoring(hotel_on_cluster, cluster, spark):

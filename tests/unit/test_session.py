@@ -42,9 +42,9 @@ def test_master_and_remote_together_are_refused(spark):
 
 
 def test_delta_jars_are_remembered_after_the_first_start(spark):
-    from sparkwright.session import _cached_delta_jars
+    from sparkwright.session import cached_delta_jars
 
-    jars = _cached_delta_jars()
+    jars = cached_delta_jars()
     assert any("delta-spark" in jar for jar in jars)
     assert all(os.path.isfile(jar) for jar in jars)
 

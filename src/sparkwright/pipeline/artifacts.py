@@ -19,11 +19,14 @@ class ArtifactWriter:
     its run FAILED and is raised by :meth:`wait`.
     """
 
-    def __init__(self, tracker: Tracker):
+    def __init__(self, tracker: Tracker, *, inline: bool = False):
+        """``inline``: write each task at once on the calling thread. Spark Connect needs it: a Connect session
+        is active only on the thread that made it, and Spark ML's remote calls (saving a model) need one."""
         from concurrent.futures import ThreadPoolExecutor
 
         self._tracker = tracker
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkwright-artifacts")
+        self._inline = inline
         self._futures: list[Future[None]] = []
 
     def submit(self, run_id: str, task: Callable[[], None]) -> None:
@@ -34,7 +37,10 @@ class ArtifactWriter:
                 self._tracker.client.set_terminated(run_id, status="FAILED")
                 raise
 
-        self._futures.append(self._pool.submit(guarded))
+        if self._inline:
+            guarded()
+        else:
+            self._futures.append(self._pool.submit(guarded))
 
     def wait(self) -> None:
         """Block until everything submitted is written; re-raise the first failure."""

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sparkwright.config import ProjectConfig, load_project, parse_project, project_file_text
 from sparkwright.errors import DataError
 from sparkwright.pipeline.artifacts import ArtifactWriter
+from sparkwright.pipeline.connect_support import check_connect_support
 from sparkwright.pipeline.flows import TrainingContext, get_flow
 from sparkwright.pipeline.promotion import register_best
 from sparkwright.pipeline.results import RunResult, TableRef, lineage_params
+from sparkwright.session import is_connect
 from sparkwright.tracking import Tracker
 from sparkwright.workspace import Workspace
 
@@ -89,7 +91,7 @@ def run(
         >>> result.best.name, result.best.metrics["rmse"], result.model_uri
 
     Raises:
-        ConfigError: The project file is invalid.
+        ConfigError: The project file is invalid, or uses a feature Spark Connect cannot run on a Connect session.
         DataError: The data cannot be used (missing file, unknown column, too many malformed rows).
         ModelError: A model type or its parameters are invalid.
     """
@@ -109,6 +111,8 @@ def run(
     if spark is None:
         with stage("session", "Starting Spark"):
             spark = _session_for(config)
+    if is_connect(spark):
+        check_connect_support(config)
     tracker = Tracker(ws.tracking_uri, ws.artifacts)
     experiment_id = tracker.experiment_id(config.name)
 
@@ -144,7 +148,7 @@ def run(
         tracker.log_params(parent_id, {"model_input": "silver" if preparation is None else "raw"})
 
         flow = get_flow(config.task)
-        with ArtifactWriter(tracker) as artifacts:
+        with ArtifactWriter(tracker, inline=is_connect(spark)) as artifacts:
             context = TrainingContext(
                 spark=spark,
                 config=config,

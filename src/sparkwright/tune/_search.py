@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sparkwright.config.checks import did_you_mean
 from sparkwright.config.space import Distribution, parse_space
 from sparkwright.errors import ConfigError
+from sparkwright.session import is_connect
 from sparkwright.tune import _executors
 from sparkwright.tune._backends import ALGORITHMS, make_backend
 from sparkwright.tune._types import Objective, SearchResult, StopReason, Trial
@@ -201,7 +202,7 @@ def _make_executor(
     if trials == "threads":
         return _executors.ThreadExecutor(objective, parallelism)
     spark = spark if spark is not None else _active_session()
-    if spark is not None and _is_connect(spark):
+    if spark is not None and is_connect(spark):
         # A Connect client has no SparkContext; its cluster runs the trials as mapInPandas jobs.
         return _executors.SparkJobExecutor(objective, parallelism, spark, connect=True)
     if spark is not None and not spark.sparkContext.master.startswith("local"):
@@ -217,10 +218,6 @@ def _active_session() -> SparkSession | None:
     from pyspark.sql import SparkSession
 
     return SparkSession.getActiveSession()
-
-
-def _is_connect(spark: Any) -> bool:
-    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _parsed(space: Mapping[str, Any], method: str) -> dict[str, Distribution]:

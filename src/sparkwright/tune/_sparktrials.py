@@ -42,15 +42,16 @@ def run_spark_trials(
     from hyperopt import atpe, fmin, rand, tpe
     from hyperopt.exceptions import AllTrialsFailed
 
+    from sparkwright.session import is_connect
     from sparkwright.tune._backends import _quiet, _require_atpe_packages
-    from sparkwright.tune._search import NoProgress, _active_session, _is_connect
+    from sparkwright.tune._search import NoProgress, _active_session
 
     spark = spark if spark is not None else _active_session()
     if spark is None:
         raise ConfigError(
             f"trials: spark (hyperopt's SparkTrials) needs a SparkSession and none is active; {_ALTERNATIVES}."
         )
-    if _is_connect(spark):
+    if is_connect(spark):
         raise ConfigError(
             "trials: spark (hyperopt's SparkTrials) needs a classic SparkContext, and this session is Spark "
             f"Connect, which has none; {_ALTERNATIVES}."

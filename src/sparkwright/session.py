@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,6 +141,28 @@ def get_session(
 def is_connect(spark: SparkSession) -> bool:
     """Whether ``spark`` is a Spark Connect client session (no SparkContext, no JVM in this process)."""
     return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def share_with_threads() -> Callable[[], None]:
+    """A thread initializer that makes this thread's active Spark Connect session active in the new thread.
+
+    A Connect session is active only on the thread that created it, and Spark ML's remote calls (fits,
+    ``StringIndexerModel.from_labels``) need an active one, so a trial that fits on a pool thread would fail.
+    Classic sessions are found from any thread already: then it does nothing.
+    """
+    if "pyspark" not in sys.modules:
+        return lambda: None
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    if spark is None or not is_connect(spark):
+        return lambda: None
+
+    def activate() -> None:
+        # pyspark has no public setter; this is what SparkSession.builder.create() does on its own thread.
+        type(spark)._set_default_and_active_session(spark)
+
+    return activate
 
 
 def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> SparkSession.Builder:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import DataError
+from sparkwright.session import is_connect
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,8 +19,14 @@ def task_slots(spark: SparkSession) -> int:
     """Tasks the cluster can run at once (a barrier stage needs all its workers running together).
 
     ``spark.default.parallelism`` is no measure of that (sparkwright sets it to 8 on a laptop).
+
+    Raises:
+        NotImplementedError: On Spark Connect, whose client has no SparkContext to count the slots with.
     """
     from xgboost.spark.utils import _get_max_num_concurrent_tasks
+
+    if is_connect(spark):
+        raise NotImplementedError("a Spark Connect client cannot count the cluster's task slots")
 
     return max(1, int(_get_max_num_concurrent_tasks(spark.sparkContext)))
 

@@ -52,6 +52,7 @@ from sparkwright.features import INTERNAL_PREFIX
 from sparkwright.models.base import RESERVED_PARAMS, ModelType, Target
 from sparkwright.models.driver_data import collect_to_driver, few_partitions, task_slots
 from sparkwright.models.registry import register_model_type
+from sparkwright.session import is_connect
 
 if TYPE_CHECKING:
     import numpy as np
@@ -712,7 +713,7 @@ def _local_cores(master: str) -> int | None:
     """Cores of a ``local[N]`` master (``local[*]``: all), None when not local."""
     if not (master == "local" or master.startswith("local[")):
         return None
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = _machine_cores()
     if master == "local":
         return 1
     inside = master[master.find("[") + 1 : master.find("]")].split(",")[0] if "[" in master else "*"
@@ -720,7 +721,12 @@ def _local_cores(master: str) -> int | None:
 
 
 def driver_cores(spark: SparkSession) -> int:
-    """Threads the driver can train with: the local master's cores, or spark.driver.cores / this machine's."""
+    """Threads the driver can train with: the local master's cores, or spark.driver.cores / this machine's.
+
+    Over Spark Connect the data is collected into this client process, which trains on its own cores.
+    """
+    if is_connect(spark):
+        return _machine_cores()
     master = spark.sparkContext.master
     local = _local_cores(master)
     if local is not None:
@@ -728,6 +734,10 @@ def driver_cores(spark: SparkSession) -> int:
     configured = spark.sparkContext.getConf().get("spark.driver.cores")
     if configured:
         return max(1, int(configured))
+    return _machine_cores()
+
+
+def _machine_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

@@ -494,9 +494,4 @@ def _driver_cores() -> int:
     spark = SparkSession.getActiveSession()
     if spark is None:
         return 1
-    try:
-        return driver_cores(spark)
-    except Exception:  # Spark Connect has no SparkContext: count this machine's cores
-        import os
-
-        return max(1, len(os.sched_getaffinity(0)))
+    return driver_cores(spark)

@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparkwright.errors import ConfigError
+from sparkwright.session import share_with_threads
 from sparkwright.tune import _worker
 
 if TYPE_CHECKING:
@@ -69,7 +70,9 @@ class ThreadExecutor(Executor):
     def __init__(self, objective: ObjectiveFn, parallelism: int):
         super().__init__(parallelism)
         self._objective = objective
-        self._pool = ThreadPoolExecutor(parallelism, thread_name_prefix="sparkwright-trial")
+        self._pool = ThreadPoolExecutor(
+            parallelism, thread_name_prefix="sparkwright-trial", initializer=share_with_threads()
+        )
 
     def submit(self, params: dict[str, Any]) -> Future[_worker.Outcome]:
         return self._pool.submit(_worker.evaluate, self._objective, params)
@@ -184,7 +187,9 @@ class SparkJobExecutor(Executor):
                 f"but pickling it failed: {type(exc).__name__}: {exc}. Use trials: serial / threads instead."
             ) from exc
         self._run = _dataframe_job(spark, payload) if connect else _rdd_job(spark, payload)
-        self._pool = ThreadPoolExecutor(parallelism, thread_name_prefix="sparkwright-trial-job")
+        self._pool = ThreadPoolExecutor(
+            parallelism, thread_name_prefix="sparkwright-trial-job", initializer=share_with_threads()
+        )
 
     def submit(self, params: dict[str, Any]) -> Future[_worker.Outcome]:
         return self._pool.submit(self._run, params)

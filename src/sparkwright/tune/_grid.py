@@ -18,6 +18,7 @@ from typing import Any
 
 from sparkwright.config.space import Choice, Fixed, grid_points, parse_space
 from sparkwright.errors import ConfigError
+from sparkwright.session import share_with_threads
 from sparkwright.tune import _worker
 
 GRID_EXECUTORS = ("threads", "joblib-spark")
@@ -153,7 +154,7 @@ def _on_threads(
 ) -> Iterator[tuple[_Task, _worker.Outcome]]:
     """Evaluations on driver threads, yielded as they finish."""
     pending = iter(tasks)
-    pool = ThreadPoolExecutor(parallelism, thread_name_prefix="sparkwright-grid")
+    pool = ThreadPoolExecutor(parallelism, thread_name_prefix="sparkwright-grid", initializer=share_with_threads())
     in_flight: dict[Future[_worker.Outcome], _Task] = {}
     try:
         while True:

@@ -8,12 +8,14 @@ already active (a notebook, Databricks, a test fixture) it is reused as it is.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import logging
 import os
 import sys
+import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,7 @@ from sparkwright.errors import SessionError
 from sparkwright.settings import get_settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,33 @@ def share_with_threads() -> Callable[[], None]:
         type(spark)._set_default_and_active_session(spark)
 
     return activate
+
+
+@contextlib.contextmanager
+def cached(df: DataFrame) -> Iterator[DataFrame]:
+    """``df`` cached for the several jobs that read it inside the block, released after it.
+
+    Over Spark Connect the block gets a cached temporary view of it instead, whose plan is one reference: Spark
+    ML's commands (an evaluator's ``evaluate``, also ``localCheckpoint``) copy their input's plan through
+    protobuf, which refuses plans more than 100 levels deep, and an ensemble of pipelines scores through a
+    deeper one. Classic sessions are unchanged: ``df.cache()``, then ``unpersist()``.
+    """
+    if not is_connect(df.sparkSession):
+        df = df.cache()
+        try:
+            yield df
+        finally:
+            df.unpersist()
+        return
+    view = f"sparkwright_cached_{uuid.uuid4().hex}"
+    df.createOrReplaceTempView(view)
+    catalog = df.sparkSession.catalog
+    catalog.cacheTable(view)
+    try:
+        yield df.sparkSession.table(view)
+    finally:
+        catalog.uncacheTable(view)
+        catalog.dropTempView(view)
 
 
 def _with_delta_jars(builder: SparkSession.Builder, conf: dict[str, str]) -> SparkSession.Builder:

@@ -8,11 +8,35 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from connect import ConnectServer, require_java, start_server
 
 import sparkwright
 
 pytestmark = pytest.mark.slow
+
+CHURN_ROWS = 1_500
+# Every model kind the main job trains over Connect, in one run: Spark ML (deterministic: logistic_regression;
+# seeded tree ensembles: random_forest, gbt) and a single-node model scored in a pandas UDF on the server.
+CHURN_MODELS = [
+    {"type": "logistic_regression", "params": {"regParam": 0.01}},
+    {"type": "random_forest", "params": {"numTrees": 20, "maxDepth": 5}},
+    {"type": "gbt", "params": {"maxIter": 5, "maxDepth": 3}},
+    {"type": "sklearn", "params": {"estimator": "sklearn.linear_model.LogisticRegression", "standardize": True}},
+]
+# Two hyperopt trials each: a Spark ML model's trials on driver threads (Spark ML fits), the single-node model's
+# as Spark jobs on the server (mapInPandas).
+CHURN_TUNE = {
+    "method": "hyperopt",
+    "algorithm": "tpe",
+    "max_evals": 2,
+    "folds": 2,
+    "parallelism": 2,
+    "space": {
+        "logistic_regression": {"regParam": {"loguniform": [0.0001, 1.0]}},
+        "sklearn": {"C": {"loguniform": [0.01, 10.0]}},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +105,82 @@ def test_a_classic_only_feature_fails_before_any_work(connect_server, hotel_proj
     assert "classic SparkContext" in message and "--master local[*]" in message
     assert "Ingesting" not in message  # refused before any stage ran
     assert not (workspace.root / "lake" / "hotel-rates").exists()
+
+
+@pytest.fixture
+def churn_project(workspace) -> Path:
+    """The wa_churn example on its first 1,500 customers with the exploration report, the models of
+    ``CHURN_MODELS`` and the tuning of ``CHURN_TUNE``; ingest overwrites (a merge needs Delta's Connect plugin)."""
+    from sparkwright.demo import materialise_example
+
+    project_file = materialise_example("wa_churn", workspace, sample_rows=CHURN_ROWS)
+    raw = yaml.safe_load(project_file.read_text())
+    raw["data"].pop("keys")
+    raw["data"]["ingest"] = {"mode": "overwrite"}
+    raw.update(explore={"enabled": True}, models=CHURN_MODELS, tune=CHURN_TUNE, workspace=str(workspace.root))
+    project_file.write_text(yaml.safe_dump(raw))
+    return project_file
+
+
+def test_classification_with_report_tuning_and_every_model_kind_over_connect_matches_local_mode(
+    connect_server, churn_project, workspace, spark, tmp_path
+):
+    from mlflow import MlflowClient
+
+    from sparkwright.workspace import Workspace
+
+    done = _cli("run", str(churn_project), "--remote", connect_server.url)
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + connect_server.log_tail()
+    out = " ".join(done.stdout.split())
+    assert "Leaderboard (roc_auc, test set)" in out
+    assert "logistic_regression hyperopt tpe, threads 2 max_evals" in out
+    assert "sklearn hyperopt tpe, spark-jobs 2 max_evals" in out
+    report = workspace.root / "reports" / "wa-churn" / "profile.html"
+    assert "total_charges" in report.read_text()
+    client = MlflowClient(workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+    experiment = client.get_experiment_by_name("wa-churn")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    parent = runs["wa-churn-run"]
+    assert "profile.html" in {a.path.rsplit("/", 1)[-1] for a in _artifacts(client, parent.info.run_id)}
+
+    local = sparkwright.run(churn_project, spark=spark, workspace=Workspace.resolve(tmp_path / "local-ws").root)
+    by_name = {m.name: m for m in local.models}
+    for name in ("logistic_regression", "random_forest", "gbt", "sklearn"):
+        remote, here = runs[name], by_name[name]
+        assert float(remote.data.params["threshold"]) == here.threshold, name  # max_f1 on the validation slice
+        for metric in ("roc_auc", "log_loss", "f1"):
+            # All four agreed to 4e-16 here: the tuned params, the thresholds and the fits are the same. Seeded
+            # random_forest / gbt sample rows per partition, so they agree only because the server and the
+            # fixture's session both run local[2] with 2 shuffle partitions (tests/conftest.py); linear_regression
+            # above needed 1e-8 for its one-hot normal equations.
+            assert remote.data.metrics[metric] == pytest.approx(here.metrics[metric], rel=1e-8), (name, metric)
+
+
+def test_budgeted_search_and_its_ensemble_over_connect(connect_server, churn_project, workspace):
+    from mlflow import MlflowClient
+
+    raw = {k: v for k, v in yaml.safe_load(churn_project.read_text()).items() if k not in ("models", "tune")}
+    raw.update(explore={"enabled": False}, search={"families": ["linear", "lightgbm"], "max_trials": 4, "folds": 2})
+    churn_project.write_text(yaml.safe_dump(raw))
+
+    done = _cli("run", str(churn_project), "--remote", connect_server.url)
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + connect_server.log_tail()
+    out = " ".join(done.stdout.split())
+    assert "Searched 4 trials" in out and "stopped by max_trials" in out
+    client = MlflowClient(workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+    experiment = client.get_experiment_by_name("wa-churn")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert {"baseline", "linear", "lightgbm"} <= set(runs)
+    for name in ("linear", "lightgbm") + (("ensemble",) if "ensemble" in runs else ()):
+        assert runs[name].data.metrics["roc_auc"] > runs["baseline"].data.metrics["roc_auc"] + 0.2, name
+    champion = client.get_model_version_by_alias("wa-churn", "champion")
+    assert champion.run_id in {r.info.run_id for r in runs.values()}
+
+
+def _artifacts(client, run_id: str, path: str | None = None) -> list:
+    found = []
+    for item in client.list_artifacts(run_id, path):
+        found.extend(_artifacts(client, run_id, item.path) if item.is_dir else [item])
+    return found

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkwright.errors import DataError
 from sparkwright.features import INTERNAL_PREFIX
+from sparkwright.session import cached
 from sparkwright.tasks.base import HeldOut, Task, require_columns
 
 if TYPE_CHECKING:
@@ -224,10 +225,10 @@ def classification_metrics(
     require_columns(predictions, [probability_col])
     matrix = confusion_matrix(predictions, label_col, classes, prediction_col)
     metrics = _rates(matrix)
-    scored = predictions.select(
+    scores = predictions.select(
         _class_index(label_col, classes).alias("y"), vector_to_array(F.col(f"`{probability_col}`")).alias("p")
-    ).cache()
-    try:
+    )
+    with cached(scores) as scored:
         true_p = F.greatest(F.least(F.element_at("p", F.col("y") + 1), F.lit(1 - _EPSILON)), F.lit(_EPSILON))
         metrics["log_loss"] = scored.agg(F.avg(-F.ln(true_p))).first()[0]
         positives = [len(classes) - 1] if len(classes) == 2 else range(len(classes))
@@ -241,8 +242,6 @@ def classification_metrics(
                 sink.append(evaluator.evaluate(one_vs_rest))
         metrics["roc_auc"] = sum(roc) / len(roc)
         metrics["pr_auc"] = sum(pr) / len(pr)
-    finally:
-        scored.unpersist()
     order = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")  # how leaderboards show them
     return {name: metrics[name] for name in order}
 

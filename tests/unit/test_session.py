@@ -80,3 +80,12 @@ def test_a_process_without_a_main_file_survives_the_spark_connect_import():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "still running" in done.stdout, done.stderr
+
+
+def test_cached_keeps_a_classic_dataframe_cached_for_the_block_only(spark):
+    from sparkwright.session import cached
+
+    df = spark.range(5)
+    with cached(df) as kept:
+        assert kept.is_cached and kept.count() == 5
+    assert not kept.is_cached

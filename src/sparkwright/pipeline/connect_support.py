@@ -69,14 +69,19 @@ FEATURES: tuple[Feature, ...] = (
         _merge_ingest,
     ),
     Feature("seeded train / test split", "yes", "yes"),
-    Feature("exploration report (explore.enabled)", "not verified", "yes"),
+    Feature("exploration report (explore.enabled)", "yes", "yes"),
     Feature("Spark ML models: linear_regression, decision_tree", "yes", "yes"),
-    Feature("Spark ML models: logistic_regression, random_forest", "not verified", "yes"),
-    Feature("Spark ML models: gbt, kmeans, bisecting_kmeans, gaussian_mixture", "not verified", "not verified"),
-    Feature("single-node models (type: sklearn) scored on the executors in a pandas UDF", "not verified", "yes"),
+    Feature("Spark ML models: logistic_regression (with its threshold selection), random_forest", "yes", "yes"),
+    Feature("Spark ML models: gbt", "yes", "not verified"),
+    Feature("Spark ML models: kmeans, bisecting_kmeans, gaussian_mixture", "not verified", "not verified"),
+    Feature("single-node models (type: sklearn) scored on the executors in a pandas UDF", "yes", "yes"),
     Feature("evaluation, leaderboard, MLflow runs, registry with champion / challenger", "yes", "yes"),
-    Feature("budgeted search across model families (search:)", "not verified", "not verified"),
-    Feature("tuning with trials: parallel / serial (sparkwright's executors)", "not verified", "not verified"),
+    Feature(
+        "budgeted search across model families (search:; tested over Connect: linear, lightgbm) and its ensemble",
+        "yes",
+        "not verified",
+    ),
+    Feature("tuning with trials: parallel / serial (sparkwright's executors)", "yes", "not verified"),
     Feature(
         "xgboost models (xgboost.spark)",
         "no",
@@ -100,7 +105,7 @@ FEATURES: tuple[Feature, ...] = (
         _recommendation,
     ),
     Feature("batch scoring (sparkwright predict --master)", "no (no --remote option)", "yes"),
-    Feature("one model per group (sparkwright.udf.train_per_group) and its routing model", "not verified", "yes"),
+    Feature("one model per group (sparkwright.udf.train_per_group) and its routing model", "yes", "yes"),
 )
 
 

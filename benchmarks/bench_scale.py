@@ -45,6 +45,8 @@ from typing import Any
 
 import yaml
 
+from proc_tree import descendants, process_table
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "scale.json"
 PLOT = HERE.parent / "docs" / "img" / "scale_sweep.png"
@@ -178,24 +180,8 @@ def _status_kib(pid: int, field: str, file: str = "status") -> int:
 
 def _descendants(root: int) -> dict[int, str]:
     """pid -> command name of every process under ``root``."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        names[pid] = stat[stat.index("(") + 1 : stat.rindex(")")]
-        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(pid)
-    found, todo = {}, list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found[pid] = names.get(pid, "")
-        todo += children.get(pid, [])
-    return found
+    table = process_table()
+    return {pid: table[pid][1] for pid in descendants(root, table) if pid in table}
 
 
 class MemorySampler(threading.Thread):

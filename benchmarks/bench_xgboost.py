@@ -33,6 +33,7 @@ from pyspark.ml.functions import vector_to_array
 from sklearn.metrics import roc_auc_score
 from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
+from proc_tree import descendants, process_table
 from sparkwright.models import Target, get_model_type
 from sparkwright.session import get_session
 
@@ -62,25 +63,9 @@ class CpuMeter:
     @staticmethod
     def _own() -> int:
         """CPU jiffies of this process and all its descendants (utime + stime + children's)."""
-        parents: dict[int, int] = {}
-        times: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            parents[int(entry.name)] = int(fields[1])
-            times[int(entry.name)] = sum(int(v) for v in fields[11:15])
-        tree, frontier = {os.getpid()}, [os.getpid()]
-        while frontier:
-            pid = frontier.pop()
-            children = [c for c, p in parents.items() if p == pid]
-            tree.update(children)
-            frontier.extend(children)
-        return sum(times.get(pid, 0) for pid in tree)
+        table = process_table()
+        tree = {os.getpid(), *descendants(os.getpid(), table)}
+        return sum(sum(int(v) for v in table[pid][2][11:15]) for pid in tree if pid in table)
 
     def snapshot(self) -> tuple[int, int, int]:
         if not self.available:

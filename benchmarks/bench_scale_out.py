@@ -38,6 +38,8 @@ MODELS = [
 ]
 SMALL_CLUSTER_CONF = [
     "--conf",
+    "spark.driver.host=127.0.0.1",
+    "--conf",
     "spark.sql.shuffle.partitions=4",
     "--conf",
     "spark.databricks.delta.snapshotPartitions=2",

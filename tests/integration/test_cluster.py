@@ -30,6 +30,7 @@ SPARKWRIGHT = str(Path(sys.executable).with_name("sparkwright"))
 # As a user would size a small cluster (docs/scale-out.md): few shuffle partitions and Delta snapshot partitions
 # (Delta's 50 made this run 1.7x slower); executors take the workers' 2g with room to spare.
 CLUSTER_CONF = [
+    *("--conf", "spark.driver.host=127.0.0.1"),  # executors call the driver back there, whatever the hostname says
     *("--conf", "spark.sql.shuffle.partitions=4"),
     *("--conf", "spark.databricks.delta.snapshotPartitions=2"),
     *("--conf", "spark.executor.memory=1g"),

@@ -42,6 +42,7 @@ import pandas as pd
 from pyspark.sql import functions as F
 from sklearn.ensemble import RandomForestRegressor
 
+from proc_tree import descendants, process_table
 from sparkwright.session import get_session
 from sparkwright.udf import arrow_batch_size, score
 
@@ -66,29 +67,10 @@ class CpuMeter:
         return float(sum(fields) - idle), float(sum(fields))
 
     def _own(self) -> float:
-        parents: dict[int, int] = {}
-        times: dict[int, float] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                text = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2 :].split()
-            parents[int(entry.name)] = int(fields[1])
-            times[int(entry.name)] = float(int(fields[11]) + int(fields[12]))
-        mine, total = {os.getpid()}, 0.0
-        changed = True
-        while changed:
-            changed = False
-            for pid, parent in parents.items():
-                if parent in mine and pid not in mine:
-                    mine.add(pid)
-                    changed = True
-        for pid in mine:
-            total += times.get(pid, 0.0)
-        return total
+        """CPU jiffies (utime + stime) of this process and every process under it."""
+        table = process_table()
+        tree = {os.getpid(), *descendants(os.getpid(), table)}
+        return float(sum(int(table[pid][2][11]) + int(table[pid][2][12]) for pid in tree if pid in table))
 
     def snapshot(self) -> tuple[float, float, float]:
         busy, total = self._busy()

@@ -17,7 +17,7 @@ from importlib.metadata import version as _version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparkwright.errors import TrackingError
+from sparkwright.errors import ConfigError, TrackingError
 from sparkwright.scratch import scratch_dir
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class Tracker:
 
     Args:
         tracking_uri: e.g. ``sqlite:///ws/mlflow.db`` or ``http://mlflow:5000``.
-        artifact_root: Folder for artifacts of experiments this tracker creates (local stores only).
+        artifact_root: Folder for artifacts of experiments this tracker creates (not on a tracking server).
     """
 
     def __init__(self, tracking_uri: str, artifact_root: str | os.PathLike[str] | None = None):
@@ -73,13 +73,28 @@ class Tracker:
 
     # ---- experiments and runs -------------------------------------------------------------------
 
+    @property
+    def is_server(self) -> bool:
+        """A tracking server (http, https, Databricks): it keeps artifacts where its ``--artifacts-destination``
+        says, the same for every client; other stores (SQLite, a database URI, a folder) use ``artifact_root``."""
+        return self.tracking_uri.startswith(("http://", "https://", "databricks"))
+
     def experiment_id(self, name: str) -> str:
-        """The id of experiment ``name``, created (with artifacts in the workspace) if missing."""
+        """The id of experiment ``name``, created if missing (artifacts in the workspace unless a server keeps
+        them). Another process creating it at the same moment is no error: its experiment is used."""
+        from mlflow.exceptions import MlflowException
+
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        location = (self.artifact_root / name).as_uri() if self.artifact_root else None
-        return self.client.create_experiment(name, artifact_location=location)
+        location = (self.artifact_root / name).as_uri() if self.artifact_root and not self.is_server else None
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException:
+            raced = self.client.get_experiment_by_name(name)
+            if raced is None:
+                raise
+            return raced.experiment_id
 
     @contextmanager
     def run(
@@ -201,7 +216,11 @@ class Tracker:
         try:
             self.client.get_registered_model(name)
         except MlflowException:
-            self.client.create_registered_model(name)
+            try:
+                self.client.create_registered_model(name)
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # another run registered it meanwhile: fine
+                    raise
         version = self.client.create_model_version(
             name,
             source=logged.model_uri,
@@ -287,6 +306,47 @@ def _save_connect_model(
         input_example=input_example,
         pip_requirements=PIP_REQUIREMENTS,
     )
+
+
+def check_backend_store(uri: str) -> str:
+    """Connect once to a tracking server's database, so a wrong URI fails here with its reason and not in a
+    server log. Returns the URI with its password masked, to print.
+
+    Raises:
+        ConfigError: ``uri`` is not a database URI.
+        TrackingError: No driver for it (names the extra to install), or the database refuses the connection.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        raise ConfigError(
+            f"{uri!r} is not a database URI; e.g. postgresql://mlflow:PASSWORD@db.example:5432/mlflow.",
+            "--backend-store-uri",
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(url)
+    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        raise TrackingError(
+            f"no database driver for {shown} ({exc}); for PostgreSQL install the team extra: "
+            "pip install 'sparkwright[team]'."
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise TrackingError(
+            f"cannot connect to the tracking database {shown}: {reason}. Check that the database runs, that the "
+            "user and password are right, and that this machine may connect to it."
+        ) from None
+    finally:
+        engine.dispose()
+    return shown
 
 
 def model_uri(name: str, alias: str | None = None, version: str | None = None) -> str:

@@ -45,5 +45,5 @@ if __name__ == "__main__":
     from sparkwright.session import get_session
 
     master, workspace = sys.argv[1:3]
-    session = get_session(master=master, conf={"spark.driver.host": "127.0.0.1", "spark.sql.shuffle.partitions": "4"})
+    session = get_session(master=master, conf={"spark.driver.host": "127.0.0.1", "spark.sql.shuffle.partitions": "2"})
     print(json.dumps(per_group_outcome(session, workspace)))

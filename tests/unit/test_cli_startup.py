@@ -101,3 +101,11 @@ def test_max_evals_without_a_sampled_search_is_refused_before_spark_starts(tmp_p
     grid.write_text(yaml.safe_dump(project))
     out = cli_in_fresh_process("run", str(grid), "--max-evals", "3")
     assert "EXIT 2" in out and "tunes by grid, which tries every combination" in out
+
+
+def test_help_shows_bracketed_defaults_and_init_without_a_jvm():
+    """Option help texts say "[default: ...]": Rich must print it, not read it as markup."""
+    out = cli_in_fresh_process("init", "--help")
+    assert "EXIT 0" in out and "--label" in out and "--force" in out
+    assert "[default:" in out  # Rich markup would have swallowed the whole bracket
+    assert "JVM False" in out and "PYSPARK_SQL False" in out

@@ -8,7 +8,20 @@ writing every output).
 Each module of this package registers its commands on the shared ``app`` when imported.
 """
 
-from sparkwright.cli import export, lake, main_job, models, monitor, predict, profile, recommend, serve, stream  # noqa: F401  (register their commands)
+from sparkwright.cli import (  # noqa: F401  (each registers its commands)
+    export,
+    init,
+    lake,
+    main_job,
+    models,
+    monitor,
+    predict,
+    profile,
+    recommend,
+    serve,
+    server,
+    stream,
+)
 from sparkwright.cli.common import app
 
 

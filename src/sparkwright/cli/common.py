@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sparkwright.errors import ConfigError, DataError, ModelError, SparkwrightError
 
@@ -32,10 +34,29 @@ err_console = Console(stderr=True)
 
 EXIT_CODES: dict[type[SparkwrightError], int] = {ConfigError: 2, DataError: 3, ModelError: 4}
 
+@app.callback()
+def _global_options(
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking store of every command, e.g. http://mlflow.team:5000 (a shared server) "
+            "\\[default: SPARKWRIGHT_TRACKING_URI, else MLFLOW_TRACKING_URI, else SQLite in the workspace].",
+        ),
+    ] = None,
+) -> None:
+    """Scalable machine learning on Apache Spark: Delta Lake data, Spark ML models, MLflow tracking."""
+    if tracking_uri:
+        from sparkwright.settings import get_settings
+
+        os.environ["SPARKWRIGHT_TRACKING_URI"] = tracking_uri  # also seen by the processes a command starts
+        get_settings.cache_clear()
+
+
 WorkspaceOption = Annotated[
     Path | None,
     typer.Option(
-        "--workspace", "-w", help="Workspace folder [default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace]."
+        "--workspace", "-w", help="Workspace folder \\[default: SPARKWRIGHT_WORKSPACE or ./sparkwright-workspace]."
     ),
 ]
 MasterOption = Annotated[str | None, typer.Option("--master", help="Spark master URL, e.g. spark://host:7077.")]
@@ -54,7 +75,7 @@ def user_errors() -> Iterator[None]:
         yield
     except SparkwrightError as exc:
         code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 5)
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code) from None
 
 

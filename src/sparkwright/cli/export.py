@@ -24,7 +24,7 @@ def export(
     model: ModelOption,
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Folder to write [default: <workspace>/exports/<name>/v<version>]."),
+        typer.Option("--output", help="Folder to write \\[default: <workspace>/exports/<name>/v<version>]."),
     ] = None,
     workspace: WorkspaceOption = None,
     verbose: VerboseOption = False,

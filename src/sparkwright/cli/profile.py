@@ -25,7 +25,7 @@ def profile(
     workspace: WorkspaceOption = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Report file [default: <workspace>/reports/<project>/profile.html]."),
+        typer.Option("--output", "-o", help="Report file \\[default: <workspace>/reports/<project>/profile.html]."),
     ] = None,
     table: Annotated[
         TableChoice,

@@ -80,7 +80,7 @@ def main() -> None:
             server.stop()
     finally:
         database.stop()
-    stages = sorted({k for r in runs["sqlite"] for k in r} - {"wall clock"}) + ["wall clock"]
+    stages = [*sorted({k for r in runs["sqlite"] for k in r} - {"wall clock"}), "wall clock"]
     print(f"\n| stage (median s, {args.repeats} runs each) | sqlite | postgresql server | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for stage in stages:

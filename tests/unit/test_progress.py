@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.core.status import SparkStageInfo
 
-from sparkwright.progress import TaskCounts, eta_seconds, format_duration, job_tasks, progress_text
+from sparkwright.progress import SparkTasks, TaskCounts, eta_seconds, format_duration, job_tasks, progress_text
 
 
 def test_eta_is_the_average_pace_so_far():
@@ -43,3 +43,16 @@ def test_a_running_job_leaves_out_the_stages_it_skips():
 
 def test_a_finished_job_counts_the_tasks_that_ran():
     assert job_tasks("SUCCEEDED", [_stage(4, 8, 0), _stage(5, 8, 8), _stage(6, 4, 4)]) == (12, 12)
+
+
+def test_spark_tasks_counts_the_jobs_started_in_the_block_only(spark):
+    sc = spark.sparkContext
+    with SparkTasks(spark, "counting") as tasks:
+        assert tasks.available
+        spark.range(0, 1_000, numPartitions=4).count()
+    counts = tasks.counts()
+    assert counts.jobs >= 1
+    assert counts.done == counts.planned >= 4  # the 4 partitions, then the final count
+    assert sc.getLocalProperty("spark.jobGroup.id") is None  # the thread's job group is put back
+    spark.range(0, 1_000, numPartitions=3).count()
+    assert tasks.counts() == counts  # a job after the block is not counted

@@ -168,6 +168,132 @@ def search_history(trials: Sequence[Mapping[str, Any]], metric: str, higher_is_b
     return fig
 
 
+def leaderboard(
+    models: Sequence[str], scores: Sequence[float], metric: str, higher_is_better: bool, baseline: str
+) -> Figure:
+    """Each model's test score as a bar, best at the top, the baseline's as a dashed line and its bar grey.
+
+    Args:
+        models, scores: In leaderboard order (best first); ``baseline`` names the baseline among them.
+
+    Raises:
+        DataError: No models, or names and scores that do not pair up.
+    """
+    if not models or len(models) != len(scores):
+        raise DataError(f"a leaderboard needs one score per model, got {len(models)} models and {len(scores)} scores.")
+    values = np.asarray(scores, dtype=float)
+    fig = _figure(8.0, max(2.6, 0.45 * len(models) + 1.4))
+    ax = fig.add_subplot()
+    colours = ["#9ca3af" if name == baseline else "#1f77b4" for name in models]
+    positions = np.arange(len(models))[::-1]  # best first, drawn at the top
+    ax.barh(positions, values, color=colours)
+    ax.set_yticks(positions, labels=list(models))
+    for y, value in zip(positions, values, strict=True):
+        ax.annotate(f" {value:.4g}", (value, y), va="center", fontsize=9)
+    if baseline in models:
+        base = values[list(models).index(baseline)]
+        ax.axvline(base, color="#d62728", linestyle="--", linewidth=1.2, label=f"baseline {base:.4g}")
+        ax.legend(loc="lower right", fontsize=9)
+    better = "higher is better →" if higher_is_better else "← lower is better"
+    ax.set_xlabel(f"test {metric} ({better})")
+    ax.set_title(f"Leaderboard: test {metric}", fontsize=11)
+    ax.grid(axis="x", alpha=0.3)
+    ax.margins(x=0.12)
+    return fig
+
+
+def tuning_history(losses: Sequence[float | None], metric: str, title: str, higher_is_better: bool = False) -> Figure:
+    """Each trial's cross-validated score by trial number, with the best so far as a step line; failed trials
+    (None) are marked on the axis.
+
+    Raises:
+        DataError: No trial succeeded.
+    """
+    values = np.array([np.nan if v is None else float(v) for v in losses], dtype=float)
+    ok = np.isfinite(values)
+    if not ok.any():
+        raise DataError(f"{title}: no successful trial to plot.")
+    trials = np.arange(1, len(values) + 1)
+    fig = _figure(8.0, 4.5)
+    ax = fig.add_subplot()
+    ax.scatter(trials[ok], values[ok], s=18, alpha=0.6, color="#1f77b4", edgecolors="none", label="trial")
+    filled = np.where(ok, values, -np.inf if higher_is_better else np.inf)
+    best = np.maximum.accumulate(filled) if higher_is_better else np.minimum.accumulate(filled)
+    shown = np.isfinite(best)
+    ax.step(trials[shown], best[shown], where="post", color="#d62728", linewidth=1.6, label="best so far")
+    if (~ok).any():
+        low = float(np.nanmin(values))
+        ax.scatter(trials[~ok], np.full((~ok).sum(), low), marker="x", color="grey", label="failed")
+    better = "higher is better" if higher_is_better else "lower is better"
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"cross-validated {metric} ({better})")
+    ax.set_title(f"{title}: {len(values)} trials, best {best[-1]:.4g}", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=9)
+    return fig
+
+
+def parallel_coordinates(
+    trials: Sequence[Mapping[str, Any]], metric: str, title: str, higher_is_better: bool = False
+) -> Figure:
+    """One line per successful trial across one axis per param (scaled to its range), coloured by its score.
+
+    A categorical param's values sit at ordinal positions (in order of appearance), labelled on its axis.
+
+    Args:
+        trials: Rows with ``params`` (a dict) and ``score`` (None for a failed trial, which is left out).
+
+    Raises:
+        DataError: No successful trial, or no params to draw.
+    """
+    rows = [t for t in trials if t.get("score") is not None and np.isfinite(float(t["score"]))]
+    names = list(dict.fromkeys(name for t in rows for name in t["params"]))
+    if not rows or not names:
+        raise DataError(f"{title}: parallel coordinates need successful trials with params; got {len(rows)} trials.")
+    columns, ticks = [], []
+    for name in names:
+        values = [t["params"].get(name) for t in rows]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values if v is not None)
+        if numeric:
+            column = np.array([np.nan if v is None else float(v) for v in values])
+            low, high = np.nanmin(column), np.nanmax(column)
+            labels = [(0.0, f"{low:.3g}"), (1.0, f"{high:.3g}")]
+        else:
+            levels = list(dict.fromkeys(str(v) for v in values))
+            column = np.array([float(levels.index(str(v))) for v in values])
+            low, high = 0.0, float(max(len(levels) - 1, 1))
+            labels = [((i - low) / (high - low), level) for i, level in enumerate(levels)]
+        span = (high - low) or 1.0
+        columns.append((column - low) / span if high > low else np.full(len(column), 0.5))
+        ticks.append(labels)
+    matrix = np.column_stack(columns)
+    scores = np.array([float(t["score"]) for t in rows])
+    fig = _figure(max(6.0, 1.6 * len(names) + 2.5), 4.8)
+    ax = fig.add_subplot()
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    cmap = colormaps["viridis" if higher_is_better else "viridis_r"]
+    norm = Normalize(vmin=scores.min(), vmax=scores.max() if scores.max() > scores.min() else scores.min() + 1e-9)
+    order = np.argsort(scores if higher_is_better else -scores)  # the best drawn last, on top
+    x = np.arange(len(names))
+    for i in order:
+        ax.plot(x, matrix[i], color=cmap(norm(scores[i])), alpha=0.75, linewidth=1.3)
+    for position, labels in zip(x, ticks, strict=True):
+        ax.axvline(position, color="#444444", linewidth=0.8)
+        for y, text in labels:
+            ax.annotate(text, (position, y), xytext=(4, 0), textcoords="offset points", fontsize=8, va="center")
+    ax.set_xticks(x, labels=names, rotation=20 if len(names) > 4 else 0)
+    ax.set_yticks([])
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlim(-0.2, len(names) - 0.6)
+    better = "higher is better" if higher_is_better else "lower is better"
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"cross-validated {metric} ({better})")
+    ax.set_title(f"{title}: {len(rows)} trials, each param scaled to its range", fontsize=11)
+    return fig
+
+
 def score_histogram(scores: Any, actual: Any, threshold: float | None, title: str) -> Figure:
     """Histogram of anomaly scores, split into known anomalies and the rest when ``actual`` (1 / 0) is given,
     with the flag threshold as a vertical line."""

@@ -42,10 +42,19 @@ def _fast_hotel_project(workspace, *, explore: bool) -> Path:
 def shared_hotel_run(spark, tmp_path_factory):
     """``hotel_project`` with its exploration report, run once per test module, for tests that only read what it
     wrote: (result, workspace)."""
+    from sparkwright.settings import get_settings
     from sparkwright.workspace import Workspace
 
     ws = Workspace.resolve(tmp_path_factory.mktemp("hotel-run") / "ws")
-    return sparkwright.run(_fast_hotel_project(ws, explore=True), spark=spark), ws
+    # The session's MLFLOW_TRACKING_URI (MLflow's default store, kept out of the checkout) would take the run
+    # away from the workspace's own store, which the tests read (as `workspace` does for a test's own runs).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("SPARKWRIGHT_TRACKING_URI", raising=False)
+        get_settings.cache_clear()
+        result = sparkwright.run(_fast_hotel_project(ws, explore=True), spark=spark)
+    get_settings.cache_clear()
+    return result, ws
 
 
 @pytest.fixture

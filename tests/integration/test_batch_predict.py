@@ -31,6 +31,8 @@ def test_scores_a_table_with_model_metadata_and_reruns_replace(spark, trained):
                     "--output", "hotel-rates/scored")  # fmt: skip
     assert first.exit_code == 0, first.output
     silver = read_table(spark, result.tables["silver"].path)
+    # The rows to score come from the Delta log; the task bar itself is drawn on a terminal only.
+    assert f"✓ Scoring {silver.count():,} rows of {result.tables['silver'].path}" in first.output
     scored = read_table(spark, out)
     assert scored.count() == silver.count()
     meta = scored.select("_model_name", "_model_version", "_model_uri", "_input").distinct().collect()

@@ -43,6 +43,7 @@ def test_run_prints_leaderboard_and_where_things_went(spark, hotel_project, work
     assert "Input rows 2,000 = accepted 2,000 + rejected 0" in out
     assert "promoted to champion" in out
     assert f"Report: {workspace.root / 'reports' / 'hotel-rates' / 'profile.html'}" in " ".join(out.split())
+    assert f"Summary: {workspace.root / 'reports' / 'hotel-rates' / 'run-summary.html'}" in " ".join(out.split())
     assert lake_tables(workspace) == {"bronze", "silver"}  # nothing rejected: no empty rejects tables
     assert registered_models(workspace) == ["hotel-rates"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import mlflow
 import pandas as pd
 import pytest
@@ -100,6 +102,44 @@ def test_runs_are_nested_with_lineage_metrics_and_artifacts(shared_run):
     assert profile["rows"] == 2000 and profile["label"] == "avg_price_per_room"
     assert (workspace.root / "reports" / "hotel-rates" / "profile.html").is_file()
     assert parent.inputs.dataset_inputs[0].dataset.source_type == "delta_table"
+
+
+def test_the_run_logs_its_pictures_and_a_summary_page(shared_run):
+    result, workspace = shared_run
+    client = mlflow_client(workspace)
+    assert {a.path for a in client.list_artifacts(result.parent_run_id, "plots")} == {"plots/leaderboard.png"}
+    assert result.summary_path == workspace.root / "reports" / "hotel-rates" / "run-summary.html"
+    assert "run-summary.html" in {a.path for a in client.list_artifacts(result.parent_run_id)}
+    logged = mlflow.artifacts.load_text(f"runs:/{result.parent_run_id}/run-summary.html")
+    assert logged == result.summary_path.read_text(encoding="utf-8")
+    silver = result.tables["silver"]
+    assert f"<code>{silver.path}</code></td><td class='num'>{silver.version}</td>" in logged
+    assert f"<code>{result.model_uri}</code>, aliases: <code>challenger</code>, <code>champion</code>" in logged
+
+
+def test_the_summary_page_opens_in_a_browser(shared_run, tmp_path):
+    from chromium import find_chromium, png_size, run_chromium
+
+    result, _ = shared_run
+    chromium = find_chromium()
+    page = result.summary_path.as_uri()
+    done = run_chromium(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", page)
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", done.stdout)
+    assert body, done.stdout[:2000]
+    # Every plot decoded (the page's load script counts images with naturalWidth > 0).
+    assert 'data-images-ok="1"' in body.group(0) and 'data-images-total="1"' in body.group(0), body.group(0)
+    table = done.stdout.split('id="leaderboard-table"')[1].split("</table>")[0]
+    models = re.findall(r"<tr[^>]*><td class=\"num\">\d+</td><td>([^<]+)</td>", table)
+    assert models == [m.name for m in result.models]
+    assert '<tr class="baseline">' in table
+
+    shot = tmp_path / "summary.png"
+    done = run_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", page)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = shot.read_bytes()
+    assert png_size(data) == (1280, 1600)
+    assert len(data) > 60_000  # a blank page compresses to a few KB; text, tables and a plot do not
 
 
 def test_second_run_registers_challenger_and_keeps_a_better_champion(first_run, spark, hotel_project, workspace):

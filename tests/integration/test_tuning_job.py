@@ -97,6 +97,16 @@ def test_hyperopt_records_failed_trials_and_stops_early(spark, churn_like_csv, w
     assert tuned.best_params["minInstancesPerNode"] == 1
     assert all(isinstance(row["params"]["maxDepth"], int) for row in tuned.rows)
 
+    # The pictures of the search, on the parent run and in its summary page.
+    client = mlflow.MlflowClient(workspace.tracking_uri, registry_uri=workspace.tracking_uri)
+    plots = {a.path for a in client.list_artifacts(result.parent_run_id, "plots")}
+    # Parallel coordinates need two successful trials (random search: at least 4 trials ran, some failed).
+    parallel = {"parallel_decision_tree"} if sum(r["score"] is not None for r in tuned.rows) >= 2 else set()
+    expected = {"leaderboard", "tuning_history_decision_tree", *parallel}
+    assert plots == {f"plots/{name}.png" for name in expected}
+    page = result.summary_path.read_text(encoding="utf-8")
+    assert page.count("<img ") == len(expected) and "Tuning decision_tree: trial history" in page
+
 
 def test_optuna_backend_tunes_two_models_with_one_leaderboard(spark, churn_like_csv, workspace):
     space = {

@@ -34,6 +34,7 @@ err_console = Console(stderr=True)
 
 EXIT_CODES: dict[type[SparkwrightError], int] = {ConfigError: 2, DataError: 3, ModelError: 4}
 
+
 @app.callback()
 def _global_options(
     tracking_uri: Annotated[
@@ -91,16 +92,20 @@ class RichReporter:
 
     @contextmanager
     def trials(self, description: str) -> Iterator[Callable[[int, int, float | None], None]]:
-        """A progress bar over a search's trials, showing the best score so far."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        """A progress bar over a search's trials: done / planned, the ETA at the pace so far, the best score."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        with Progress(*columns, TextColumn("{task.fields[best]}"), console=console, transient=True) as progress:
-            task = progress.add_task(description, total=None, best="")
+        from sparkwright.progress import progress_text
+
+        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}")]
+        with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task(description, total=None, state="starting")
+            started = time.perf_counter()
 
             def update(done: int, planned: int, best: float | None) -> None:
-                shown = "" if best is None else f"best {best:.4g}"
-                progress.update(task, completed=done, total=planned, best=shown)
+                state = progress_text(done, planned, "trials", time.perf_counter() - started)
+                shown = "" if best is None else f", best {best:.4g}"
+                progress.update(task, completed=done, total=planned, state=state + shown)
 
             yield update
 
@@ -108,6 +113,8 @@ class RichReporter:
     def budget(self, description: str, seconds: float) -> Iterator[Callable[[Any], None]]:
         """A bar over the search's time budget: trials done, the best score and family so far, time left."""
         from rich.progress import BarColumn, Progress, TextColumn
+
+        from sparkwright.progress import format_duration
 
         columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}")]
         with Progress(*columns, console=console, transient=True) as progress:
@@ -118,13 +125,76 @@ class RichReporter:
                 progress.update(
                     task,
                     completed=seconds - state.seconds_left,
-                    state=f"{state.done} trials{best}, {state.seconds_left:.0f}s left",
+                    state=f"{state.done} trials{best}, {format_duration(state.seconds_left)} left",
                 )
 
             yield update
 
+    @contextmanager
+    def spark_tasks(self, name: str, description: str, spark: Any) -> Iterator[None]:
+        """A bar over the tasks of the Spark jobs the block starts (done / planned, ETA), then a check mark.
+
+        Over Spark Connect the client cannot see task counts: a spinner instead.
+        """
+        from sparkwright.progress import SparkTasks
+
+        started = time.perf_counter()
+        with SparkTasks(spark, description) as tasks:
+            if not tasks.available:
+                with console.status(f"{description} ..."):
+                    yield
+            else:
+                with _TaskBar(description, tasks):
+                    yield
+        console.print(f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]")
+
     def info(self, message: str) -> None:
         console.print(message)
+
+
+class _TaskBar:
+    """A transient Rich bar refreshed from :class:`~sparkwright.progress.SparkTasks` on a daemon thread."""
+
+    _EVERY_SECONDS = 0.5
+
+    def __init__(self, description: str, tasks: Any):
+        import threading
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._tasks = tasks
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(description, total=None, state="starting")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="sparkwright-progress", daemon=True)
+
+    def __enter__(self) -> _TaskBar:
+        self._started = time.perf_counter()
+        self._progress.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._progress.stop()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._EVERY_SECONDS):
+            try:
+                counts = self._tasks.counts()
+            except Exception:  # the status tracker is a convenience: a failed read must not fail the work
+                return
+            if counts is not None:
+                state = counts.text(time.perf_counter() - self._started)
+                self._progress.update(self._task, completed=counts.done, total=counts.planned or None, state=state)
 
 
 def workspace_registry(workspace: Path | None) -> tuple[Workspace, Registry]:

@@ -283,8 +283,10 @@ def _print_result(result: RunResult, judged_on: str) -> None:
         f"Tables:   {', '.join(f'{k}@v{t.version}' for k, t in result.tables.items())} under "
         f"{result.workspace / 'lake'}"
     )
+    if result.summary_path:
+        console.print(f"Summary:  {result.summary_path}", soft_wrap=True)  # a path must stay copyable
     if result.report_path:
-        console.print(f"Report:   {result.report_path}", soft_wrap=True)  # a path must stay copyable
+        console.print(f"Report:   {result.report_path}", soft_wrap=True)
     console.print(f"Tracking: experiment {result.project!r}, run {result.parent_run_id} — `sparkwright ui` to browse.")
 
 

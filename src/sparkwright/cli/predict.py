@@ -10,6 +10,7 @@ from sparkwright.cli.common import (
     ConfOption,
     MasterOption,
     ModelOption,
+    RichReporter,
     VerboseOption,
     WorkspaceOption,
     app,
@@ -41,14 +42,18 @@ def predict(
     """
     configure_logging(verbose)
     with user_errors():
-        from sparkwright.deploy.batch import score_batch
+        from sparkwright.deploy.batch import delta_rows, score_batch
         from sparkwright.session import get_session
 
         ws, registry = workspace_registry(workspace)
         source = existing_input(input, workspace)
         target = output_table(output, ws)
-        with console.status("Scoring ..."):
+        reporter = RichReporter()
+        with console.status("Starting Spark ..."):
             spark = get_session(master=master, conf=parse_spark_conf(conf))
+        rows = delta_rows(spark, source)
+        what = f"{rows:,} rows of {source}" if rows is not None else source
+        with reporter.spark_tasks("score", f"Scoring {what}", spark):
             result = score_batch(spark, registry, model, source, target)
         done = "forecast rows of the series in" if result.forecasts else "rows of"
         console.print(

@@ -62,4 +62,3 @@ def server(
         )
         sys.stdout.flush()
     os.execv(sys.executable, command)  # mlflow becomes this process: signals and exit code are its own
-

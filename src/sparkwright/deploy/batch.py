@@ -149,6 +149,16 @@ def read_input(spark: SparkSession, source: str, types: dict[str, str]) -> tuple
     return accepted, rejected, str(path.resolve())
 
 
+def delta_rows(spark: SparkSession, source: str) -> int | None:
+    """The rows of a Delta table input, to say how many will be scored; None for files (counting them would read
+    them once more). Delta answers a plain count from its log's per-file statistics, without a scan."""
+    from sparkwright.data import read_table, table_exists, table_version
+
+    if not table_exists(spark, source):
+        return None
+    return read_table(spark, source, table_version(spark, source)).count()
+
+
 def _file_columns(spark: SparkSession, source: Any) -> list[str]:
     """The columns of a file input without inferring types (CSV: its header line only)."""
     from sparkwright.data.sources import resolve_format

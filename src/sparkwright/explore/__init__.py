@@ -1,7 +1,7 @@
 """Exploration: a profile of a table computed in Spark, rendered as one self-contained HTML report."""
 
 from sparkwright.explore.profile import QUANTILES, ColumnProfile, Correlation, Histogram, Profile, profile_table
-from sparkwright.explore.report import render_report, write_report
+from sparkwright.explore.report import render_page, render_report, write_report
 
 __all__ = [
     "QUANTILES",
@@ -10,6 +10,7 @@ __all__ = [
     "Histogram",
     "Profile",
     "profile_table",
+    "render_page",
     "render_report",
     "write_report",
 ]

@@ -21,6 +21,7 @@ from sparkwright.pipeline.connect_support import check_connect_support
 from sparkwright.pipeline.flows import TrainingContext, get_flow
 from sparkwright.pipeline.promotion import register_best
 from sparkwright.pipeline.results import RunResult, TableRef, lineage_params
+from sparkwright.pipeline.run_report import write_run_summary
 from sparkwright.session import is_connect
 from sparkwright.tracking import Tracker
 from sparkwright.workspace import Workspace
@@ -45,6 +46,9 @@ class Reporter(Protocol):
     def budget(self, description: str, seconds: float) -> Any:
         """A context manager yielding ``update(progress)`` for a budgeted search (trials, best, time left)."""
 
+    def spark_tasks(self, name: str, description: str, spark: SparkSession) -> Any:
+        """A context manager around Spark work of a known size: the CLI shows its tasks done / planned and an ETA."""
+
     def info(self, message: str) -> None: ...
 
 
@@ -67,6 +71,10 @@ class _SilentReporter:
             progress.best_family,
             progress.seconds_left,
         )
+
+    @contextmanager
+    def spark_tasks(self, name: str, description: str, spark: SparkSession) -> Iterator[None]:
+        yield
 
     def info(self, message: str) -> None:
         log.info(message)
@@ -105,6 +113,13 @@ def run(
     def stage(name: str, description: str) -> Iterator[None]:
         started = time.perf_counter()
         with reporter.stage(name, description):
+            yield
+        timings[name] = time.perf_counter() - started
+
+    @contextmanager
+    def spark_stage(name: str, description: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with reporter.spark_tasks(name, description, spark):
             yield
         timings[name] = time.perf_counter() - started
 
@@ -162,6 +177,7 @@ def run(
                 silver=silver_ref,
                 preparation=preparation,
                 stage=stage,
+                spark_stage=spark_stage,
                 reporter=reporter,
                 timings=timings,
                 report_path=report_path,
@@ -201,9 +217,27 @@ def run(
         if config.registry is not None:
             with stage("register", "Registering the best model"):
                 register_best(tracker, config, result)
+        with stage("summary", "Writing the run summary"):
+            result.summary_path = write_run_summary(tracker, result, config.task, _data_counts(result, counts))
         result.stage_seconds = timings
         tracker.log_metrics(parent_id, {f"seconds_{k.replace(':', '_')}": v for k, v in timings.items()})
     return result
+
+
+def _data_counts(result: RunResult, split: dict[str, int]) -> dict[str, int]:
+    """The row counts the summary shows, from the source to the split."""
+    counts: dict[str, int] = {}
+    if result.ingest is not None:
+        counts.update(
+            {
+                "input rows": result.ingest.input_rows,
+                "accepted": result.ingest.accepted_rows,
+                "rejected at ingest": result.ingest.rejected_rows,
+            }
+        )
+    if "output_rows" in result.cleanse_report:
+        counts["after cleansing"] = int(result.cleanse_report["output_rows"])
+    return {**counts, "train rows": split["train_rows"], "test rows": split["test_rows"]}
 
 
 def validate_models(config: ProjectConfig) -> None:

@@ -62,6 +62,8 @@ class RunResult:
     registered_version: str | None = None
     promoted: bool = False
     report_path: Path | None = None
+    # The run's one-page HTML summary (leaderboard, plots, registered version), also in the MLflow run.
+    summary_path: Path | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tuning: list[TuningResult] = field(default_factory=list)
     search: SearchOutcome | None = None

@@ -33,6 +33,8 @@ class TrainingContext:
 
     Attributes:
         stage: ``stage(name, description)``, a context manager that shows a spinner and times the stage.
+        spark_stage: The same for Spark work of a known size: the CLI shows its Spark tasks done / planned and
+            an ETA instead of a spinner.
         reporter: The run's progress reporter (progress bars for searches, one-line notes).
         timings: Stage name -> seconds; a flow adds what ``stage`` does not time (a search's own seconds).
         preparation: What the logged models do to source-shaped rows (None: they take silver rows).
@@ -52,6 +54,7 @@ class TrainingContext:
     silver: TableRef
     preparation: RowPreparation | None
     stage: Callable[[str, str], AbstractContextManager[None]]
+    spark_stage: Callable[[str, str], AbstractContextManager[None]]
     reporter: Any
     timings: dict[str, float]
     report_path: Path | None = None

@@ -71,9 +71,9 @@ class ForecastingFlow(Flow):
         )
         regular = _regular(history, columns, settings)
         per_series, global_models = _split_models(regular, columns, settings)
-        with context.stage("backtest", f"Backtesting {len(settings.models)} models on every series"):
+        with context.spark_stage("backtest", f"Backtesting {len(settings.models)} models on every series"):
             backtested, scores, problems = _backtest(context, history, columns, per_series, global_models)
-        with context.stage("forecast", f"Forecasting {settings.horizon} points of every series"):
+        with context.spark_stage("forecast", f"Forecasting {settings.horizon} points of every series"):
             forecasted = _forecast(context, history, columns, per_series, global_models)
         routing = _route(context, backtested, forecasted, columns, settings, scores) if _routes(config) else None
         every = forecasted  # every model's forecast rows, the routed ones too

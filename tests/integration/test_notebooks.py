@@ -22,7 +22,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "examples" / "notebook
 # a loaded one (CI, or a benchmark next door) before it counts as hung.
 CELL_TIMEOUT_SECONDS = 600
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_WHICH_PYTHON = "import sys; print(sys.executable, end='')"
+_WHICH_PYTHON = "import sys; print(sys.prefix, end='')"
 
 
 @pytest.mark.parametrize(
@@ -31,8 +31,9 @@ _WHICH_PYTHON = "import sys; print(sys.executable, end='')"
 def test_notebook_runs_without_error(notebook: Path | None, tmp_path: Path) -> None:
     assert notebook is not None, "no notebooks found in examples/notebooks: the glob or the folder is wrong"
     nb = nbformat.read(notebook, as_version=4)
-    # A first cell that names the kernel's interpreter: "python3" must be this venv's Python, not another
-    # Jupyter kernel on the machine, or the notebook would test some other installation of sparkwright.
+    # A first cell that names the kernel's environment: "python3" must be this venv's Python, not another
+    # Jupyter kernel on the machine, or the notebook would test some other installation of sparkwright. The
+    # prefix, not the executable's resolved path: every venv's python links to the same base interpreter.
     nb.cells.insert(0, nbformat.v4.new_code_cell(_WHICH_PYTHON))
     client = NotebookClient(
         nb,
@@ -44,8 +45,8 @@ def test_notebook_runs_without_error(notebook: Path | None, tmp_path: Path) -> N
         client.execute()
     except (CellExecutionError, CellTimeoutError) as exc:
         pytest.fail(f"{notebook.name} failed:\n{_ANSI.sub('', str(exc))}", pytrace=False)
-    kernel_python = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    assert Path(kernel_python).resolve() == Path(sys.executable).resolve(), (
-        f"the python3 kernel ran {kernel_python!r}, not {sys.executable!r}: install ipykernel into this "
-        "environment, or remove the other python3 kernel spec (`jupyter kernelspec list`)."
+    kernel_prefix = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert kernel_prefix == sys.prefix, (
+        f"the python3 kernel ran in {kernel_prefix!r}, not in this environment ({sys.prefix!r}): install "
+        "ipykernel into it, or remove the other python3 kernel spec (`jupyter kernelspec list`)."
     )

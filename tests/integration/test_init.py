@@ -40,7 +40,7 @@ def test_init_then_run_trains_and_registers_hotel_rates_without_edits(spark, wor
     assert "Next: sparkwright run" in " ".join(result.output.split())
 
     raw = yaml.safe_load(project.read_text())
-    assert raw["task"] == "regression"
+    assert raw["task"] == "regression" and raw["name"] == "hotel-rates"  # from the data's name
     assert (project.parent / raw["data"]["source"]["path"]).resolve() == data.resolve()  # relative to the file
     assert "rownames" in raw["data"]["drop"] and raw["data"]["keys"] == ["rownames"]
     assert raw["data"]["source"]["schema"]["avg_price_per_room"] == "double"
@@ -51,7 +51,7 @@ def test_init_then_run_trains_and_registers_hotel_rates_without_edits(spark, wor
     assert run.exit_code == 0, run.output
     assert "promoted to champion" in run.output
     client = MlflowClient(workspace.tracking_uri, registry_uri=workspace.tracking_uri)
-    champion = client.get_model_version_by_alias("hotel", "champion")
+    champion = client.get_model_version_by_alias(raw["name"], "champion")
     rows = json.loads(next(workspace.root.rglob("leaderboard.json")).read_text())["leaderboard"]
     rmse = {row["model"]: row["rmse"] for row in rows}
     assert client.get_run(champion.run_id).data.metrics["rmse"] == min(rmse.values()) < rmse["baseline"]

@@ -28,13 +28,9 @@ from sparkwright.workspace import Workspace
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from team_server import start_postgres, start_tracking_server
 
+from bench_scale_out import MODELS  # the same four Spark ML models
+
 SPARKWRIGHT = str(Path(sys.executable).with_name("sparkwright"))
-MODELS = [
-    {"type": "linear_regression", "params": {"regParam": 0.01}},
-    {"type": "decision_tree", "params": {"maxDepth": 8}},
-    {"type": "random_forest", "params": {"numTrees": 40, "maxDepth": 10}},
-    {"type": "gbt", "params": {"maxIter": 40, "maxDepth": 5, "stepSize": 0.2}},
-]
 
 
 def run_once(folder: Path, rows: int | None, tracking_uri: str | None) -> dict[str, float]:

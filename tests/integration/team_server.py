@@ -11,7 +11,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,13 +19,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from cluster import free_port
+
 SPARKWRIGHT = str(Path(sys.executable).with_name("sparkwright"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def postgres_bin() -> Path | None:

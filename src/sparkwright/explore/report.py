@@ -196,16 +196,16 @@ def _label_section(profile: Profile) -> str:
     parts = [f"<h2>Label: <code>{_e(label.name)}</code></h2>", '<div class="row">']
     distribution = _distribution_figure(label)
     if distribution is not None:
-        parts.append(_img(distribution, f"distribution of {label.name}"))
+        parts.append(inline_png(distribution, f"distribution of {label.name}"))
     if profile.label_correlations:
-        parts.append(_img(_label_correlation_figure(profile), f"correlation of features with {label.name}"))
+        parts.append(inline_png(_label_correlation_figure(profile), f"correlation of features with {label.name}"))
     parts.append("</div>")
     features = [c for c in profile.sample if c != profile.label]
     if features and profile.sample.get(profile.label):
         n = len(profile.sample[profile.label])
         sampled = f'<span class="note">(sample of {n:,} rows)</span>'
         parts.append(f"<h3>Label against its most correlated features {sampled}</h3>")
-        parts.append(_img(_scatter_figure(profile, features), f"{label.name} against {', '.join(features)}"))
+        parts.append(inline_png(_scatter_figure(profile, features), f"{label.name} against {', '.join(features)}"))
     elif label.kind != "numeric":
         parts.append('<p class="note">The label is not numeric: no correlations or scatter plots.</p>')
     return f'<section id="label">{"".join(parts)}</section>'
@@ -220,7 +220,7 @@ def _correlation_section(profile: Profile) -> str:
         note = " Constant columns are left out."
         if varying > len(corr.columns):
             note += f" The first {len(corr.columns)} of {varying} varying numeric columns are shown."
-        body = _img(_heatmap_figure(corr.columns, corr.matrix), "correlation matrix") + (
+        body = inline_png(_heatmap_figure(corr.columns, corr.matrix), "correlation matrix") + (
             f'<p class="note">Pearson correlation of each pair on the rows where both are present.{note}</p>'
         )
     return f'<section id="correlations"><h2>Correlations</h2>{body}</section>'
@@ -379,7 +379,8 @@ def _heatmap_figure(columns: list[str], matrix: list[list[float | None]]) -> Fig
     return fig
 
 
-def _img(fig: Figure, alt: str) -> str:
+def inline_png(fig: Figure, alt: str) -> str:
+    """A figure as an <img> with its PNG inline, so a page is one self-contained file."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")

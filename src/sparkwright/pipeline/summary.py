@@ -3,9 +3,7 @@ baseline, the pictures (inline PNGs) and what was registered. Rendered from plai
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from sparkwright.explore import render_page
+from sparkwright.explore.report import inline_png
 
 _SKIPPED_COLUMNS = {"rank", "model", "type", "run_id", "vs_baseline", "fit_seconds", "mse"}
 
@@ -128,7 +127,7 @@ def _leaderboard(summary: RunSummary) -> str:
 def _plots(figures: Mapping[str, Figure]) -> str:
     if not figures:
         return '<p class="note">No plots.</p>'
-    return "".join(f"<h3>{_e(title)}</h3><p>{_img(figure, title)}</p>" for title, figure in figures.items())
+    return "".join(f"<h3>{_e(title)}</h3><p>{inline_png(figure, title)}</p>" for title, figure in figures.items())
 
 
 def _registry(summary: RunSummary) -> str:
@@ -136,13 +135,6 @@ def _registry(summary: RunSummary) -> str:
         return '<p class="note">Nothing was registered (no registry section, or no model beat the baseline).</p>'
     aliases = ", ".join(f"<code>{_e(a)}</code>" for a in summary.aliases) or "no alias"
     return f"<p><code>{_e(summary.registered)}</code>, aliases: {aliases}.</p>"
-
-
-def _img(figure: Figure, alt: str) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _percent(value: Any) -> str:

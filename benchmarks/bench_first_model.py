@@ -77,6 +77,7 @@ def init_then_run(csv: Path, label: str, folder: Path) -> dict:
     """The newcomer's two commands; seconds of each, and what was registered."""
     from mlflow import MlflowClient
 
+    folder.mkdir(parents=True, exist_ok=True)
     project, workspace, log = folder / "project.yaml", folder / "ws", folder / "commands.log"
     init = _timed([str(BIN / "sparkwright"), "init", str(csv), "--label", label, "-o", str(project)], log)
     run = _timed([str(BIN / "sparkwright"), "run", str(project), "--workspace", str(workspace)], log)

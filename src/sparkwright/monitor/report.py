@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from matplotlib.figure import Figure
 
 # One look for sparkwright's reports: the profile report's styles and helpers.
-from sparkwright.explore.report import _CSS, _SCRIPT, _e, _figure, _fmt, _img, _short, _style
+from sparkwright.explore.report import _CSS, _SCRIPT, _e, _figure, _fmt, _short, _style, inline_png
 from sparkwright.monitor.drift import NEW_EXAMPLES
 from sparkwright.monitor.results import NUMERIC, Drift, MonitorResult, Performance
 from sparkwright.monitor.statistics import PSI_EPSILON
@@ -134,7 +134,7 @@ def _columns_section(result: MonitorResult) -> str:
             f'<td class="num {_flag("new_category_share" in d.crossed)}">{_new(d)}</td>'
             f'<td class="num">{_means(d)}</td></tr>'
         )
-    chart = _img(_psi_figure(result.features, t.psi), "PSI per feature") if result.features else ""
+    chart = inline_png(_psi_figure(result.features, t.psi), "PSI per feature") if result.features else ""
     return (
         '<section id="columns"><h2>Features</h2><div class="scroll"><table class="grid" id="features">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{chart}</section>"
@@ -177,7 +177,7 @@ def _performance_section(result: MonitorResult) -> str:
             f'<td class="note">{_e(w.note or "")}</td></tr>'
         )
     omitted = f" {p.omitted_windows} older windows are not shown." if p.omitted_windows else ""
-    chart = _img(_metric_figure(p, result.thresholds.metric_drop), f"{p.metric} per window") if p.windows else ""
+    chart = inline_png(_metric_figure(p, result.thresholds.metric_drop), f"{p.metric} per window") if p.windows else ""
     return (
         '<section id="performance"><h2>Performance</h2>'
         f"<p>Labels from <code>{_e(p.labels)}</code> joined on {', '.join(f'<code>{_e(k)}</code>' for k in p.keys)}: "
@@ -212,10 +212,11 @@ def _card(d: Drift) -> str:
         listed = ", ".join(f"<code>{_e(v)}</code> ({n:,})" for v, n in d.new_categories)
         new = f'<p class="new">New in scoring ({d.new_share:.1%} of rows): {listed}</p>'
     status = '<span class="tag bad">drift</span>' if d.drifted else '<span class="tag good">ok</span>'
+    chart = inline_png(_buckets_figure(d), f"distribution of {d.name}")
     return (
         f'<div class="card" id="card-{_id(d)}" data-column="{_e(d.name)}"><h3>{_e(d.name)} '
         f'<span class="kind {d.kind}">{d.kind}</span> {status}</h3>'
-        f'<div class="card-body"><dl>{dl}</dl>{_img(_buckets_figure(d), f"distribution of {d.name}")}</div>{new}</div>'
+        f'<div class="card-body"><dl>{dl}</dl>{chart}</div>{new}</div>'
     )
 
 

@@ -405,3 +405,25 @@ def test_a_dead_worker_fails_its_trial_and_the_search_goes_on(tmp_path):
     result = search(objective, {"x": {"uniform": [0, 1]}}, max_evals=4, parallelism=2, trials="parallel", seed=0)
     assert len(result.trials) == 4 and len(result.ok_trials) >= 2
     assert all(t.error and "Error" in t.error for t in result.failed_trials)
+
+
+def test_the_next_search_replaces_a_worker_pool_that_a_dead_worker_broke():
+    from sparkwright.tune._executors import ProcessExecutor
+
+    def dies(params: dict) -> float:
+        import os
+
+        os._exit(3)
+
+    first = ProcessExecutor(dies, 2)
+    outcome = first.submit({"x": 1.0})
+    with pytest.raises(Exception, match="terminated"):
+        outcome.result(timeout=60)
+    first.close()
+
+    second = ProcessExecutor(lambda params: params["x"] * 2, 2)  # shares the broken pool's slot
+    try:
+        loss, error, *_ = second.submit({"x": 1.5}).result(timeout=60)
+    finally:
+        second.close()
+    assert (loss, error) == (3.0, None)

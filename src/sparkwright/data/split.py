@@ -2,6 +2,10 @@
 
 ``randomSplit`` depends on partitioning, so re-reading the same Delta version on another cluster
 could move rows between train and test; a seeded hash of the row's content does not.
+
+A split of rows that an earlier split already chose (a validation slice of the training rows) passes its
+own ``salt``: with the same seed and no salt it would draw the very hashes the earlier split excluded, and
+come back empty.
 """
 
 from __future__ import annotations
@@ -21,15 +25,16 @@ def split_train_test(
     seed: int,
     key_columns: list[str] | None = None,
     stratify_by: str | None = None,
+    salt: str = "",
 ) -> tuple[DataFrame, DataFrame]:
-    """Split rows by a seeded hash of their key (or of every column).
+    """Split rows by a seeded hash of their key (or of every column), salted by the split's purpose.
 
     With ``stratify_by`` (classification) each class is split on its own: the ``round(fraction * n)``
     rows of a class with the smallest hashes go to test, so both sides keep the class proportions exactly.
     """
     if not 0 < test_fraction < 1:
         raise DataError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
-    row_hash = _row_hash(df, seed, key_columns)
+    row_hash = _row_hash(df, seed, key_columns, salt)
     if stratify_by is None:
         is_test = F.pmod(row_hash, F.lit(_BUCKETS)) < F.lit(round(test_fraction * _BUCKETS))
         return df.where(~is_test), df.where(is_test)
@@ -65,9 +70,10 @@ def assign_folds(
     return df.withColumn(fold_col, F.pmod(rank - 1, F.lit(folds)).cast("int"))
 
 
-def _row_hash(df: DataFrame, seed: int, key_columns: list[str] | None) -> Column:
-    columns = key_columns or df.columns
-    return F.xxhash64(F.lit(seed), *[F.col(f"`{c}`") for c in columns])
+def _row_hash(df: DataFrame, seed: int, key_columns: list[str] | None, salt: str = "") -> Column:
+    columns = [F.col(f"`{c}`") for c in key_columns or df.columns]
+    # No salt hashes exactly as before salts existed, so earlier runs' train / test splits stay reproducible.
+    return F.xxhash64(F.lit(seed), *([F.lit(salt)] if salt else []), *columns)
 
 
 def _rank_in_class(row_hash: Column, stratify_by: str) -> tuple[Column, Column]:

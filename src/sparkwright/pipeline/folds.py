@@ -40,7 +40,12 @@ class TrainingFolds:
         else:
             self._with_folds = None
             fit, validation = split_train_test(
-                train, test_fraction=validation_fraction, seed=seed, key_columns=key_columns, stratify_by=stratify_by
+                train,
+                test_fraction=validation_fraction,
+                seed=seed,
+                key_columns=key_columns,
+                stratify_by=stratify_by,
+                salt="validation",
             )
             self._split = (fit.cache(), validation.cache())
 

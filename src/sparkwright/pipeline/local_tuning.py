@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sparkwright.config import ModelSpec, ProjectConfig
+from sparkwright.errors import DataError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -72,6 +73,7 @@ class LocalEvaluator:
 
         Raises:
             ModelError: A fold is larger than the model's driver limit (``max_driver_rows``).
+            DataError: A fold has no rows to fit on or to score on.
         """
         from sparkwright.features import categorical_slots
         from sparkwright.models import get_model_type, prepare_training
@@ -92,6 +94,12 @@ class LocalEvaluator:
             scored = prepared.prefix.transform(score_on)
             eval_label = target.label_col if config.task == "classification" else settings["label_col"]
             X_eval, y_eval, _ = collect_to_driver(scored, target.features_col, eval_label)
+            if not len(y_fit) or not len(y_eval):
+                raise DataError(
+                    f"fold {len(folds) + 1} of {len(pairs)} has {len(y_fit):,} rows to fit on and {len(y_eval):,} "
+                    "to score on; the training split is too small for this many folds (search.folds, "
+                    "tune.folds) or validation_fraction. Use fewer folds or more data."
+                )
             folds.append(_Fold(X_fit, y_fit, w_fit, X_eval, y_eval))
         assert prepared is not None
         return cls(

@@ -41,8 +41,9 @@ def fit_for_project(
         fit_part, validation = split_train_test(
             train,
             test_fraction=THRESHOLD_VALIDATION_FRACTION,
-            seed=config.split.seed + 1,
+            seed=config.split.seed,
             stratify_by=kwargs["label_col"],
+            salt="threshold",
         )
         first = fit_model(fit_part, spec, threshold=0.5, **kwargs)
         classes = first.classes or []

@@ -124,6 +124,7 @@ class ProcessExecutor(Executor):
 
     def _shared_pool(self, replace_broken: bool = False) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
+        from joblib.externals.loky.process_executor import BrokenProcessPool, ShutdownExecutorError
 
         with self._pools_lock:
             pool = self._pools.get(self.capacity)
@@ -134,7 +135,13 @@ class ProcessExecutor(Executor):
                 if len(self._pools) == 1:
                     atexit.register(_shutdown_pools)
         # Start the workers now (a no-op task): they boot while the driver prepares the first points.
-        pool.submit(_worker.ready)
+        try:
+            pool.submit(_worker.ready)
+        except (BrokenProcessPool, ShutdownExecutorError):
+            if replace_broken:
+                raise
+            # A worker of the shared pool died since the last search (killed, out of memory): start afresh.
+            return self._shared_pool(replace_broken=True)
         return pool
 
     def submit(self, params: dict[str, Any]) -> Future[_worker.Outcome]:

@@ -30,11 +30,12 @@ def silver(trained, spark):
     return ws, read_table(spark, ref.path, ref.version).cache()
 
 
-def _search(silver, raw_search: dict, tmp_path):
+def _search(silver, raw_search: dict, tmp_path, rows=None):
     from sparkwright.pipeline.search import run_search
     from sparkwright.tracking import Tracker
 
-    ws, rows = silver
+    ws, silver_rows = silver
+    rows = silver_rows if rows is None else rows
     config = parse_project(
         {
             "name": "search-test",
@@ -48,6 +49,19 @@ def _search(silver, raw_search: dict, tmp_path):
     experiment = tracker.experiment_id("search-test")
     with tracker.run(experiment, "parent") as parent:
         return run_search(tracker, experiment, parent, config, rows)
+
+
+def test_one_fold_validates_on_a_share_of_the_training_split_drawn_with_the_same_seed(silver, tmp_path):
+    """Data too large for k folds gets one validation slice; drawn like the test split, it was empty."""
+    from sparkwright.data import split_train_test
+
+    train = split_train_test(silver[1], test_fraction=0.2, seed=42)[0].cache()
+    search = {"families": ["lightgbm"], "max_trials": 2, "folds": 1, "budget": "2m", "seed": 42}
+    outcome = _search(silver, search, tmp_path, rows=train)
+
+    assert outcome.folds == 1
+    assert [t["status"] for t in outcome.trials] == ["ok", "ok"]
+    assert 0.15 < len(outcome.held_out_labels) / train.count() < 0.25
 
 
 def test_the_same_seed_gives_the_same_search(silver, tmp_path):

@@ -15,6 +15,7 @@ import pickle
 import tempfile
 import threading
 import uuid
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -132,6 +133,9 @@ class ProcessExecutor(Executor):
                 if pool is not None:
                     pool.shutdown(wait=False, kill_workers=True)
                 pool = self._pools[self.capacity] = ProcessPoolExecutor(self.capacity, timeout=self.IDLE_SECONDS)
+                # loky warns when a worker idles out while others still work (a long trial in a round):
+                # that is the IDLE_SECONDS release working as meant, and the pool starts a new worker.
+                warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
                 if len(self._pools) == 1:
                     atexit.register(_shutdown_pools)
         # Start the workers now (a no-op task): they boot while the driver prepares the first points.

@@ -82,10 +82,14 @@ def test_every_family_has_a_form_for_each_task_and_defaults_depend_on_the_data_s
             if form is not None:
                 assert set(form.types) == set(form.fixed) == {"regression", "classification"}
                 assert set(form.start) <= set(form.space)
-    assert "lightgbm" in default_families(fits_driver=True)
-    assert "gbt" not in default_families(fits_driver=True)
-    assert "lightgbm" not in default_families(fits_driver=False)
-    assert {"xgboost", "random_forest", "linear", "gbt"} <= set(default_families(fits_driver=False))
+    assert "lightgbm" in default_families(fits_driver=True, rows=10_000)
+    assert "gbt" not in default_families(fits_driver=True, rows=10_000)
+    assert "lightgbm" not in default_families(fits_driver=False, rows=10_000_000)
+    assert {"xgboost", "random_forest", "linear", "gbt"} <= set(default_families(fits_driver=False, rows=10_000_000))
+    # scikit-learn's full-depth forests stop at 200K rows on the driver; boosted trees and linear go on.
+    small, large = default_families(fits_driver=True, rows=200_000), default_families(fits_driver=True, rows=800_000)
+    assert {"random_forest", "extra_trees"} <= set(small)
+    assert set(small) - set(large) == {"random_forest", "extra_trees"}
 
 
 def test_validate_reports_the_search(tmp_path):

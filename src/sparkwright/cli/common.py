@@ -78,6 +78,30 @@ def user_errors() -> Iterator[None]:
         code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 5)
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code) from None
+    except Exception as exc:
+        if not _is_spark_failure(exc):
+            raise
+        logging.getLogger(__name__).info("Spark failed", exc_info=exc)  # -v shows it
+        err_console.print(
+            f"[bold red]error:[/] Spark failed: {escape(spark_failure_summary(exc))} (Spark's log above has the "
+            "details; -v adds the Python traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(5) from None
+
+
+def _is_spark_failure(exc: BaseException) -> bool:
+    """A PySpark or Py4J exception, told by its module so that the CLI need not import pyspark."""
+    return type(exc).__module__.split(".")[0] in {"pyspark", "py4j"}
+
+
+def spark_failure_summary(exc: BaseException, limit: int = 400) -> str:
+    """The first line of a Spark error that says what went wrong (not Py4J's "An error occurred while calling")."""
+    lines = [line.strip().lstrip(": ") for line in str(exc).splitlines() if line.strip().lstrip(": ")]
+    meaningful = [line for line in lines if not line.startswith("An error occurred while calling")]
+    first = (meaningful or lines or [type(exc).__name__])[0]
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 class RichReporter:

@@ -44,6 +44,8 @@ class Family:
     cluster: FamilyForm | None = None
     # Searched by default only when the data is too large for the driver (slow on small data).
     large_data_only: bool = False
+    # Searched by default on the driver only up to this many training rows (None: while the data fits there).
+    default_max_rows: int | None = None
     notes: str = field(default="", compare=False)
 
     def form(self, fits_driver: bool) -> FamilyForm | None:
@@ -63,6 +65,9 @@ _FOREST_SPACE = {
     "min_samples_leaf": {"qloguniform": [1, 32, 1]},
 }
 _FOREST_START = {"n_estimators": 50, "max_features": 0.5, "min_samples_leaf": 1}
+# scikit-learn's forests grow every tree to full depth: at 800K rows one start trial took minutes on one core and
+# the refitted forest (gigabytes) crashed the Spark Python worker that scored it. Boosted trees win there anyway.
+_FOREST_DEFAULT_MAX_ROWS = 200_000
 
 
 def _sklearn_forest(kind: str) -> FamilyForm:
@@ -140,6 +145,7 @@ FAMILIES: dict[str, Family] = {
     "random_forest": Family(
         "random_forest",
         driver=_sklearn_forest("RandomForest"),
+        default_max_rows=_FOREST_DEFAULT_MAX_ROWS,
         cluster=FamilyForm(
             types=_both_types("random_forest"),
             fixed=_both({}),
@@ -148,7 +154,9 @@ FAMILIES: dict[str, Family] = {
             local=False,
         ),
     ),
-    "extra_trees": Family("extra_trees", driver=_sklearn_forest("ExtraTrees")),
+    "extra_trees": Family(
+        "extra_trees", driver=_sklearn_forest("ExtraTrees"), default_max_rows=_FOREST_DEFAULT_MAX_ROWS
+    ),
     "linear": Family(
         "linear",
         driver=FamilyForm(
@@ -197,8 +205,13 @@ FAMILIES: dict[str, Family] = {
 assert tuple(FAMILIES) == SEARCH_FAMILIES, "config.schema.SEARCH_FAMILIES lists the same families"
 
 
-def default_families(fits_driver: bool) -> list[str]:
-    """The families searched when the project names none, for data that does or does not fit the driver."""
+def default_families(fits_driver: bool, rows: int) -> list[str]:
+    """The families searched when the project names none, for ``rows`` training rows that do or do not fit
+    the driver. Listing a family in ``search.families`` searches it whatever the size."""
     if fits_driver:
-        return [name for name, family in FAMILIES.items() if not family.large_data_only]
+        return [
+            name
+            for name, family in FAMILIES.items()
+            if not family.large_data_only and (family.default_max_rows is None or rows <= family.default_max_rows)
+        ]
     return [name for name, family in FAMILIES.items() if family.cluster is not None]

@@ -139,7 +139,7 @@ def run_search(
     rows, slots = _size(config, train)
     on_driver = rows * slots <= DRIVER_MAX_CELLS and rows <= _max_driver_rows()
     folds_count = _fold_count(settings, rows)
-    names = settings.families or default_families(on_driver)
+    names = settings.families or default_families(on_driver, rows)
     forms = {name: form for name in names if (form := FAMILIES[name].form(on_driver)) is not None}
     skipped = sorted(set(names) - set(forms))
     if skipped:

@@ -28,6 +28,7 @@ IMBALANCED_SHARE = 0.3
 # Spark ML models are listed instead of the budgeted search.
 LARGE_DATA_ROWS = 5_000_000
 SEARCH_BUDGET = "2m"
+TEST_FRACTION = 0.2
 _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|rownames|index)$", re.IGNORECASE)
 
 
@@ -216,8 +217,8 @@ def _models(proposal: Proposal, facts: SourceFacts) -> None:
     else:
         proposal.search = Decision(
             {"budget": SEARCH_BUDGET, "seed": 42},
-            f"{size}: a {SEARCH_BUDGET} search across model families (lightgbm, xgboost, forests, linear) picks "
-            "and tunes them; `sparkwright run FILE --budget 10m` searches longer",
+            f"{size}: a {SEARCH_BUDGET} search across the model families suited to the size picks and tunes "
+            "them; `sparkwright run FILE --budget 10m` searches longer",
         )
     default = "rmse" if regression else "roc_auc"
     why = "root mean squared error, in label units" if regression else "does not depend on the threshold"

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from sparkwright.scaffold.propose import Decision, Proposal
+from sparkwright.scaffold.propose import TEST_FRACTION, Decision, Proposal
 
 _WIDTH = 110
 _SAFE_NAME = re.compile(r"^[^ ,;{}()\n\t=]+$")
@@ -59,7 +59,7 @@ def render_project(proposal: Proposal, *, project_file: Path, command: str) -> s
     lines += [
         "cleanse:",
         "  impute: median  # a missing number becomes the training split's median, with a <column>_missing flag",
-        "split: {test_fraction: 0.2, seed: 42}",
+        f"split: {{test_fraction: {TEST_FRACTION}, seed: 42}}",
     ]
     if proposal.classification:
         lines.append("classification:")

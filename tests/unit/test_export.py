@@ -568,6 +568,40 @@ def test_export_model_from_an_mlflow_spark_model(train, held_out, held_out_pdf, 
     _assert_close(expected.loc[predicted.index].to_numpy(), predicted["prediction"].to_numpy(), "prediction")
 
 
+def test_export_model_resolves_a_registry_alias_in_the_store_it_is_given(train, tmp_path, monkeypatch):
+    """models:/name@alias resolves in ``tracking_uri``, whatever MLflow's global tracking URI points at."""
+    import mlflow.spark
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    model = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=["nights", "floor"], outputCol="features"),
+            LinearRegression(labelCol="price"),
+        ]
+    ).fit(train)
+    example = train.select("nights", "floor").limit(3).toPandas()
+    logged = tmp_path / "spark-model"
+    signature = infer_signature(example, model.transform(train).select("prediction").limit(3).toPandas())
+    mlflow.spark.save_model(model, str(logged), signature=signature, dfs_tmpdir=str(tmp_path / "dfs"))
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    client = MlflowClient(store, registry_uri=store)
+    experiment = client.create_experiment("export", artifact_location=(tmp_path / "artifacts").as_uri())
+    run = client.create_run(experiment)
+    client.log_artifacts(run.info.run_id, str(logged), "model")
+    client.create_registered_model("exported-rates")
+    version = client.create_model_version("exported-rates", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    client.set_registered_model_alias("exported-rates", "champion", version.version)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+
+    scorer = export_model("models:/exported-rates@champion", tmp_path / "exported", tracking_uri=store)
+
+    assert scorer.input_columns == ["nights", "floor"]
+    predicted = mlflow.pyfunc.load_model(str(tmp_path / "exported")).predict(example)["prediction"].to_numpy()
+    _assert_close(model.transform(train.limit(3)).toPandas()["prediction"].to_numpy(), predicted, "prediction")
+
+
 PROBE_WITHOUT_SPARK = textwrap.dedent(
     """
     import sys

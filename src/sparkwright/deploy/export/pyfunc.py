@@ -168,7 +168,9 @@ def _load_spark_model(
             uri
             if Path(uri).is_dir()
             else mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, tracking_uri=tracking_uri, registry_uri=tracking_uri
+                artifact_uri=_registered_location(uri, tracking_uri),
+                tracking_uri=tracking_uri,
+                registry_uri=tracking_uri,
             )
         )
         model = mlflow.spark.load_model(local)
@@ -221,3 +223,25 @@ def _metadata(scorer: rt.ExportedScorer) -> dict[str, Any]:
         "classes": scorer.classes,
         **scorer.metadata,
     }
+
+
+def _registered_location(uri: str, tracking_uri: str | None) -> str:
+    """Where a registered version's files are, for ``models:/name@alias`` and ``models:/name/3`` URIs.
+
+    MLflow 3 looks such URIs up in its global registry, not in the ``registry_uri`` it is given, so with
+    ``tracking_uri`` the version is resolved here, in that store. Other URIs are returned as they are.
+    """
+    from sparkwright.registry import Registry, parse_model_ref
+    from sparkwright.tracking import Tracker
+
+    if tracking_uri is None or not uri.startswith("models:/"):
+        return uri
+    try:
+        ref = parse_model_ref(uri)
+    except ModelError:
+        return uri
+    if ref.alias is None and ref.version is None:  # models:/<id> may name a logged model: MLflow resolves it
+        return uri
+    tracker = Tracker(tracking_uri)
+    version = Registry(tracker).resolve(ref)
+    return tracker.client.get_model_version_download_uri(version.name, version.version)

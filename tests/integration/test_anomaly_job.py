@@ -71,9 +71,14 @@ def test_flagged_rows_are_written_to_delta_with_keys_and_scores(default_run, spa
     from sparkwright.data import read_table
 
     _, workspace = default_run
-    flagged = read_table(spark, workspace.table_path("credit-default", "anomalies")).toPandas()
-    silver = read_table(spark, workspace.table_path("credit-default", "silver")).count()
+    flagged_table = read_table(spark, workspace.table_path("credit-default", "anomalies"))
+    silver_table = read_table(spark, workspace.table_path("credit-default", "silver"))
+    bronze_table = read_table(spark, workspace.table_path("credit-default", "bronze"))
+    flagged, silver = flagged_table.toPandas(), silver_table.count()
     assert list(flagged.columns) == ["rownames", "default", "anomaly_score", "_model"]
+    # The key keeps its source type (as a double it would no longer join back to its rows); the label its own.
+    assert flagged_table.schema["rownames"].dataType == bronze_table.schema["rownames"].dataType
+    assert flagged_table.schema["default"].dataType == silver_table.schema["default"].dataType
     assert len(flagged) == pytest.approx(0.05 * silver, rel=0.3)
     assert flagged["rownames"].is_unique
     # Known anomalies are far more common among the flagged rows than in the data (3.3%).

@@ -80,6 +80,8 @@ def test_every_row_gets_a_cluster_by_key_and_the_clusters_are_profiled(spark, pe
     assert assigned.columns == ["rownames", "cluster"]
     silver = spark.read.format("delta").load(ws.table_path("penguins", "silver"))
     assert assigned.count() == silver.count() == assigned.select("rownames").distinct().count()
+    bronze = spark.read.format("delta").load(ws.table_path("penguins", "bronze"))
+    assert assigned.schema["rownames"].dataType == bronze.schema["rownames"].dataType  # joins back to the source
     profiles = spark.read.format("delta").load(ws.table_path("penguins", "cluster_profiles")).toPandas()
     assert profiles["rows"].sum() == silver.count()
     assert {"mean_flipper_length_mm", "top_island", "top_sex"} <= set(profiles.columns)

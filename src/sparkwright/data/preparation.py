@@ -142,6 +142,17 @@ def source_metadata(source_type: DataType, optional: bool) -> dict[str, Any]:
     return {SOURCE_TYPE_KEY: source_type.simpleString(), OPTIONAL_KEY: optional}
 
 
+def in_source_type(name: str, silver: StructType) -> Column:
+    """Silver column ``name`` cast back to its source type (silver holds numbers as doubles).
+
+    For the row keys that output tables carry (flagged anomalies, cluster assignments): a key as a double would
+    not join back to its source rows. Columns without a recorded source type are returned as they are.
+    """
+    source = silver[name].metadata.get(SOURCE_TYPE_KEY)
+    value = F.col(f"`{name}`")
+    return (value.cast(spark_type(source)) if source else value).alias(name)
+
+
 # ---- what a model carries -------------------------------------------------------------------------------
 
 

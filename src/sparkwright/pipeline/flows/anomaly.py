@@ -109,6 +109,7 @@ def _write_flagged(context: TrainingContext, best: ModelResult) -> TableRef:
     from pyspark.sql import functions as F
 
     from sparkwright.data import read_table, write_table
+    from sparkwright.data.preparation import in_source_type
     from sparkwright.models import predict
     from sparkwright.tasks.anomaly import PREDICTION_COL, SCORE_COL
 
@@ -120,7 +121,9 @@ def _write_flagged(context: TrainingContext, best: ModelResult) -> TableRef:
     flagged = (
         predict(fitted, silver)
         .where(F.col(PREDICTION_COL) == 1.0)
-        .select(*[F.col(f"`{c}`") for c in [*keys, *label]], F.col(SCORE_COL), F.lit(best.name).alias("_model"))
+        .select(
+            *[in_source_type(c, silver.schema) for c in [*keys, *label]], SCORE_COL, F.lit(best.name).alias("_model")
+        )
         .orderBy(F.col(SCORE_COL).desc())
     )
     path = context.workspace.table_path(config.name, FLAGGED_TABLE)

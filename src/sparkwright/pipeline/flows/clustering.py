@@ -195,6 +195,7 @@ def _assign_and_profile(
     from pyspark.sql import functions as F
 
     from sparkwright.data import write_table
+    from sparkwright.data.preparation import in_source_type
     from sparkwright.tasks import clustering_plots
     from sparkwright.tasks.clustering import PREDICTION_COL, cluster_profiles
 
@@ -204,7 +205,9 @@ def _assign_and_profile(
     keys = [k for k in config.data.keys if k in rows.columns] or [c for c in rows.columns if not c.startswith("__sw_")]
     assignments_path = ws.table_path(config.name, "clusters")
     version = write_table(
-        assigned.select(*[F.col(f"`{k}`") for k in keys], CLUSTER_COL), assignments_path, allow_schema_change=True
+        assigned.select(*[in_source_type(k, rows.schema) for k in keys], CLUSTER_COL),
+        assignments_path,
+        allow_schema_change=True,
     )
     profiles = cluster_profiles(
         assigned.select(*categorical, *numeric, PREDICTION_COL),

@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "load_project": "sparkwright.config",
     "parse_project": "sparkwright.config",
     "ProjectConfig": "sparkwright.config",
+    "ModelSpec": "sparkwright.config",
     # session and workspace
     "get_session": "sparkwright.session",
     "Workspace": "sparkwright.workspace",
@@ -35,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "feature_columns": "sparkwright.data",
     "read_table": "sparkwright.data",
     "write_table": "sparkwright.data",
+    "write_silver": "sparkwright.data",
+    "table_history": "sparkwright.data",
     "split_train_test": "sparkwright.data.split",
     "assign_folds": "sparkwright.data.split",
     "build_feature_stages": "sparkwright.features",
@@ -51,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "score_batch": "sparkwright.deploy.batch",
     "start_scoring_stream": "sparkwright.deploy.stream",
     "export_model": "sparkwright.deploy.export",
+    "load_served_model": "sparkwright.deploy.serve",
+    "create_app": "sparkwright.deploy.serve",
     "Tracker": "sparkwright.tracking",
     # errors
     "SparkwrightError": "sparkwright.errors",
